@@ -1,0 +1,57 @@
+/* core/cli/cli.h — the `kubeagent` command: shared state of one invocation
+ * and the table of subcommands.
+ *
+ * Each subcommand lives in its own cmd_<name>.c and is listed once in
+ * main.c's table.  It gets the global options already parsed and loads the
+ * config and plugins through the helpers below, which do it at most once.
+ * A subcommand returns the process exit code: 0 success, 1 runtime failure,
+ * 2 usage or config error. */
+#ifndef KA_CLI_CLI_H
+#define KA_CLI_CLI_H
+
+#include <stdbool.h>
+
+#include "config/document.h"
+#include "plugin/plugin.h"
+
+enum {
+        KA_EXIT_OK = 0,
+        KA_EXIT_FAILURE = 1,
+        KA_EXIT_USAGE = 2,
+};
+
+struct ka_cli {
+        const char *config_path;        /* -c; NULL = the default file, if it exists */
+        const char *kubeconfig;         /* --kubeconfig */
+        const char *context;            /* --context */
+        const char *namespace_;         /* -n, --namespace */
+        const char *cloud;              /* --cloud */
+
+        bool have_doc;
+        struct ka_document doc;
+        bool have_plugins;
+        struct ka_registry plugins;
+        struct ka_diags plugin_diags;   /* refusals and warnings from loading */
+};
+
+struct ka_cli_command {
+        const char *name;
+        int (*run)(struct ka_cli *cli, int argc, char **argv);
+        const char *summary;
+};
+
+/* The config document: -c, or the default file when it exists.  Returns
+ * 0 with *ret = NULL when there is no config at all and none was asked for.
+ * Problems are printed; the return is then KA_EXIT_USAGE. */
+int ka_cli_document(struct ka_cli *cli, bool required, const struct ka_document **ret);
+/* The plugins from the search path (the config's kubeagent.pluginPath
+ * included).  Refusals are printed as errors; returns KA_EXIT_FAILURE if
+ * any plugin was refused, else 0. */
+int ka_cli_plugins(struct ka_cli *cli, const struct ka_registry **ret);
+
+/* Print a located diagnostics list to stderr. */
+void ka_cli_print_diags(const struct ka_diags *d);
+
+int ka_cmd_plugins(struct ka_cli *cli, int argc, char **argv);
+
+#endif
