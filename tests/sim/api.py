@@ -18,13 +18,13 @@ import time
 import uuid
 
 import discovery
+import kproto
 import patch as patching
 import podspec
 from kstatus import (ApiError, already_exists, bad_request, conflict, dumps, gone, invalid, not_found,
                      parse_rfc3339, rfc3339, rfc3339nano, status_body, too_large_rv, unauthorized, FieldError)
 from kselectors import parse_fields, parse_labels
 from simhttp import Response, Stream
-from store import Rec
 from tables import table, wants_table
 
 NAMESPACED = ("pods", "events", "persistentvolumeclaims")
@@ -189,6 +189,10 @@ class Api:
             return "/api", None, Response(200, discovery.api_versions(self.port))
         if parts == ["api", "v1"]:
             return "/api/v1", None, Response(200, discovery.core_resources())
+        if parts == ["openapi", "v3"]:
+            return "/openapi/v3", None, Response(200, discovery.openapi_v3_root())
+        if parts == ["openapi", "v3", "api", "v1"]:
+            return "/openapi/v3/api/v1", None, Response(200, discovery.openapi_v3_core())
         if parts == ["apis"]:
             return "/apis", None, Response(200, discovery.api_groups())
         if n >= 2 and parts[0] == "apis" and parts[1] in discovery.GROUPS:
@@ -235,6 +239,9 @@ class Api:
     def _resource(self, req, user, resource, ns, name, sub):
         verb = self._verb(req, name, sub)
         self.auth.check(user, verb, "", resource, sub, ns, name or "")
+        if req.body and req.headers.get("content-type", "").startswith(kproto.CONTENT_TYPE):
+            raise ApiError(415, "the body of the request was in an unknown format - accepted media types "
+                                "include: application/json, application/yaml", "UnsupportedMediaType")
         if sub is None:
             handler = {
                 "get": self._get, "list": self._list, "watch": self._watch, "create": self._create,
@@ -756,10 +763,12 @@ class Api:
     def _review(self, req, user, group, resource):
         self.auth.check(user, "create", group, resource, None, None, "")
         try:
-            body = json.loads(req.body or b"{}")
-            spec = body.get("spec") or {}
-        except (ValueError, AttributeError):
-            raise bad_request("couldn't get version/kind; json parse error: invalid JSON") from None
+            if req.headers.get("content-type", "").startswith(kproto.CONTENT_TYPE):
+                spec = kproto.review_spec(req.body)
+            else:
+                spec = json.loads(req.body or b"{}").get("spec") or {}
+        except (ValueError, AttributeError, UnicodeDecodeError):
+            raise bad_request("couldn't get version/kind; json parse error: invalid request body") from None
         if resource == "selfsubjectreviews":
             return Response(201, dumps({
                 "kind": "SelfSubjectReview", "apiVersion": "authentication.k8s.io/v1",
@@ -780,5 +789,3 @@ class Api:
                                         "metadata": {"creationTimestamp": None}, "spec": spec, "status": status}))
         raise ApiError(404, "the server could not find the requested resource", "NotFound", {})
 
-
-__all__ = ["Api", "Settings", "Rec"]

@@ -66,3 +66,35 @@ def api_group(name):
 def group_resources(name):
     return dumps({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": name + "/v1",
                   "resources": GROUPS[name]})
+
+
+def _openapi_paths():
+    """PATCH operations carrying the ``fieldValidation`` parameter: what kubectl's
+    query-parameter verifier looks for before it relies on server-side validation."""
+    params = [{"name": n, "in": "query", "schema": {"type": "string"}}
+              for n in ("dryRun", "fieldManager", "fieldValidation", "force")]
+    paths = {}
+    for res in CORE:
+        if "/" in res["name"] or "patch" not in res["verbs"] and "create" not in res["verbs"]:
+            continue
+        prefix = "/api/v1/namespaces/{namespace}/" if res["namespaced"] else "/api/v1/"
+        gvk = {"group": "", "version": "v1", "kind": res["kind"]}
+        op = {"operationId": "patch" + res["kind"], "parameters": params,
+              "x-kubernetes-action": "patch", "x-kubernetes-group-version-kind": gvk,
+              "responses": {"200": {"description": "OK"}}}
+        post = dict(op, operationId="create" + res["kind"], **{"x-kubernetes-action": "post"})
+        paths[prefix + res["name"] + "/{name}"] = {"patch": op}
+        paths[prefix + res["name"]] = {"post": post}
+    return paths
+
+
+OPENAPI_HASH = "kubesim0001"
+
+
+def openapi_v3_root():
+    return dumps({"paths": {"api/v1": {"serverRelativeURL": "/openapi/v3/api/v1?hash=" + OPENAPI_HASH}}})
+
+
+def openapi_v3_core():
+    return dumps({"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": VERSION["gitVersion"]},
+                  "paths": _openapi_paths(), "components": {"schemas": {}}})

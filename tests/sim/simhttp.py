@@ -238,6 +238,7 @@ class _Connection(asyncio.Protocol):
     # --- asyncio callbacks -------------------------------------------------
     def connection_made(self, transport):
         self.transport = transport
+        self.tls = transport.get_extra_info("sslcontext") is not None
         self.server.connections.add(self)
         self._arm(self.server.limits.idle_timeout)
 
@@ -263,12 +264,12 @@ class _Connection(asyncio.Protocol):
             self._process()
 
     def eof_received(self):
+        """Half-close: keep the write side open for the answer (not possible over TLS)."""
         if self.raw:
             self.raw.feed_eof()
-            return True
-        if not self.busy:
+        elif not self.busy:
             self.close()
-        return True
+        return None if self.tls else True
 
     def pause_writing(self):
         self.paused_writing = True
