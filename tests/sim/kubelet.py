@@ -58,30 +58,32 @@ NODE_SPECS = [("kubesim-node-1", "172.18.0.2", 8, 32 * 2 ** 30, "zone-a", "10.24
               ("kubesim-node-3", "172.18.0.4", 4, 16 * 2 ** 30, "zone-a", "10.244.3")]
 FAILING_WORDS = ("nope", "doesnotexist", "nonexistent")
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*"
-_REFERENCE = re.compile(r"^(?:(?P<domain>(?:[a-zA-Z0-9-]+\.)*[a-zA-Z0-9-]+(?::[0-9]+)?)/)?"
-                        r"(?P<path>%s(?:/%s)*)(?::(?P<tag>[\w][\w.-]{0,127}))?"
+_DOMAIN = re.compile(r"^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*"
+                     r"(?::[0-9]+)?$")
+_REMAINDER = re.compile(r"^(?P<path>%s(?:/%s)*)(?::(?P<tag>[\w][\w.-]{0,127}))?"
                         r"(?:@(?P<digest>[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}))?$"
                         % (_COMPONENT, _COMPONENT))
 
 
 def parse_image(image):
-    """``(normalized reference, error text)`` for an image string."""
-    first = image.split("/", 1)[0]
-    has_domain = "/" in image and ("." in first or ":" in first or first == "localhost")
-    m = _REFERENCE.match(image)
-    if not m or (not has_domain and m.group("domain")):
-        if not has_domain and _REFERENCE.match(image.lower()):
-            why = "repository name must be lowercase"
-        else:
-            why = "invalid reference format"
+    """``(normalized reference, None)`` or ``(None, kubelet error text)`` for an image string."""
+    first, _, rest = image.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        domain = first
+    else:
+        domain, rest = "docker.io", image
+    m = _REMAINDER.match(rest)
+    if not m or not _DOMAIN.match(domain):
+        why = ": repository name must be lowercase" if _REMAINDER.match(rest.lower()) else ""
         return None, ('Failed to apply default image tag "%s": couldn\'t parse image name "%s": '
-                      "invalid reference format%s" % (image, image, ": " + why if "lowercase" in why else ""))
+                      "invalid reference format%s" % (image, image, why))
     path = m.group("path")
-    domain = m.group("domain") if has_domain else "docker.io"
     if domain == "docker.io" and "/" not in path:
         path = "library/" + path
     tag = m.group("tag") or ("" if m.group("digest") else "latest")
-    ref = "%s/%s" % (domain, path) + (":" + tag if tag else "") + ("@" + m.group("digest") if m.group("digest") else "")
+    ref = "%s/%s" % (domain, path) + (":" + tag if tag else "")
+    if m.group("digest"):
+        ref += "@" + m.group("digest")
     return ref, None
 
 

@@ -234,6 +234,7 @@ class _Connection(asyncio.Protocol):
         self.timer = None
         self.paused_writing = False
         self.drain_waiters = []
+        self.discard = 0
 
     # --- asyncio callbacks -------------------------------------------------
     def connection_made(self, transport):
@@ -256,6 +257,11 @@ class _Connection(asyncio.Protocol):
     def data_received(self, data):
         if self.raw:
             self.raw.feed(bytes(data))
+            return
+        if self.discard:
+            self.discard -= min(self.discard, len(data))
+            if not self.discard:
+                self.close()
             return
         self.buf += data
         if len(self.buf) > self.server.limits.max_header + self.server.limits.max_body + 65536:
@@ -368,7 +374,7 @@ class _Connection(asyncio.Protocol):
             if length < 0:
                 raise BadRequest()
             if length > limits.max_body:
-                self._too_large(method, target, version, headers)
+                self._too_large(method, target, version, headers, length - (len(self.buf) - pos))
                 return None
             if len(self.buf) - pos < length:
                 self._continue(headers)
@@ -401,7 +407,7 @@ class _Connection(asyncio.Protocol):
                 raise BadRequest() from None
             total += size
             if total > self.server.limits.max_body:
-                self._too_large(method, target, version, headers)
+                self._too_large(method, target, version, headers, 0)
                 return None, pos
             start = eol + 2
             if size == 0:
@@ -417,10 +423,18 @@ class _Connection(asyncio.Protocol):
             parts.append(bytes(self.buf[start:start + size]))
             pos = start + size + 2
 
-    def _too_large(self, method, target, version, headers):
+    def _too_large(self, method, target, version, headers, unread):
+        """Answer an oversized body, then swallow up to 8x the limit of what the
+        client still sends (so it can read the answer) and close."""
         req = Request(method, target, version, headers, b"", self)
         resp = self.server.too_large(req)
-        resp.close = True
+        self.busy = True
+        self.buf.clear()
+        if 0 < unread <= 8 * self.server.limits.max_body:
+            self.discard = unread
+            self._arm(self.server.limits.request_timeout)
+        else:
+            resp.close = True
         self._write_response(req, resp)
 
     # --- dispatch ----------------------------------------------------------
@@ -468,13 +482,13 @@ class _Connection(asyncio.Protocol):
         return "close" not in conn
 
     def _write_response(self, req, resp):
-        close = resp.close or not self._keep_alive(req)
+        close = resp.close or self.discard or not self._keep_alive(req)
         body = resp.body
         head = _head(resp.status, resp.headers, resp.content_type if body or resp.status >= 200 else None,
                      len(body), close=close)
         self.transport.write(head + body if req.method != "HEAD" else head)
         self.server.log(req, resp.status, len(body))
-        if close:
+        if close and not self.discard:
             self.close()
 
     async def _run_stream(self, req, stream):
