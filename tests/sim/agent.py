@@ -113,6 +113,13 @@ class AgentProgram:
     # --- main loop -----------------------------------------------------------
     async def run(self, ctx):
         self.ctx = ctx
+        try:
+            return await self._run()
+        finally:
+            await self._close()
+
+    async def _run(self):
+        ctx = self.ctx
         self._log("hudson.remoting.jnlp.Main createEngine", "INFO", "Setting up agent: %s" % self.name)
         self._log("hudson.remoting.Engine startEngine", "INFO", "Using Remoting version: " + REMOTING_VERSION)
         failures = 0
@@ -138,7 +145,6 @@ class AgentProgram:
             done, _ = await asyncio.wait({lost, term}, return_when=asyncio.FIRST_COMPLETED)
             if term in done:
                 lost.cancel()
-                await self._close()
                 self._log("hudson.remoting.jnlp.Main$CuiListener status", "INFO", "Terminated")
                 return 143
             term.cancel()
@@ -158,6 +164,7 @@ class AgentProgram:
         self.ctx.log(_jul(logger, method, level, text), "stderr")
 
     async def _close(self):
+        """Close the connection to the controller (a WebSocket says goodbye first)."""
         if self.writer:
             if self.websocket:
                 try:

@@ -521,16 +521,17 @@ class Api:
             raise ApiError(422, 'DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value: '
                                 '"%s": supported values: "Foreground", "Background", "Orphan", "nil"' % policy,
                            "Invalid")
-        if opts.get("orphanDependents") or req.arg("orphanDependents") == "true":
+        orphan = opts.get("orphanDependents", req.arg("orphanDependents"))
+        if orphan in (True, "true"):
             policy = "Orphan"
         dry = opts.get("dryRun") or req.query.get("dryRun") or []
-        return grace, policy, opts.get("preconditions") or {}, bool(dry)
+        return grace, policy, opts.get("preconditions") or {}, bool(dry), orphan in (False, "false")
 
     def _delete(self, req, resource, ns, name):
         if resource not in ("pods", "persistentvolumeclaims"):
             raise ApiError(405, "the server does not allow this method on the requested resource",
                            "MethodNotAllowed", {})
-        grace, policy, pre, dry = self._delete_options(req)
+        grace, policy, pre, dry, accepted = self._delete_options(req)
         rec = self._obj(resource, ns, name)
         meta = rec.obj["metadata"]
         if pre.get("uid") and pre["uid"] != meta["uid"]:
@@ -541,9 +542,13 @@ class Api:
                            "ResourceVersion in object meta: %s" % (pre["resourceVersion"], meta["resourceVersion"]))
         if resource == "persistentvolumeclaims":
             return self._delete_claim(rec, dry)
-        return self.delete_pod(rec, grace, policy, dry)
+        resp = self.delete_pod(rec, grace, policy, dry)
+        if accepted and self.store.get("pods", ns, name):
+            resp.status = 202
+        return resp
 
     def delete_pod(self, rec, grace, policy=None, dry=False):
+        """Delete with the pod grace-period rules; the answer's body is the Pod."""
         pod = rec.obj
         meta = pod["metadata"]
         if grace is None:

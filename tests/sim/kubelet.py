@@ -162,11 +162,11 @@ class Ctx:
 class CState:
     """Runtime state of one container of a pod."""
 
-    def __init__(self, spec, init):
+    def __init__(self, spec, init, waiting):
         self.spec = spec
         self.name = spec["name"]
         self.init = init
-        self.state = {"waiting": {"reason": "PodInitializing" if init else "ContainerCreating"}}
+        self.state = {"waiting": {"reason": waiting}}
         self.last_state = {}
         self.restarts = 0
         self.runs = []
@@ -210,8 +210,9 @@ class PodWorker:
         self.reason = None
         self.message = None
         self.conditions = {}
-        self.inits = [CState(c, True) for c in self.spec.get("initContainers") or []]
-        self.containers = [CState(c, False) for c in self.spec.get("containers") or []]
+        self.inits = [CState(c, True, "PodInitializing") for c in self.spec.get("initContainers") or []]
+        first = "PodInitializing" if self.inits else "ContainerCreating"
+        self.containers = [CState(c, False, first) for c in self.spec.get("containers") or []]
         self.tasks = []
         self.terminating = False
         self.main = asyncio.ensure_future(self._guard(self.run()))
@@ -764,9 +765,7 @@ class Kubelet:
         meta = obj["metadata"]
         if kind == "pods":
             w = self.workers.pop(meta["uid"], None)
-            if w and not w.terminating:
-                w.kill()
-            elif w:
+            if w:
                 w.kill()
         if meta["uid"] in self.orphaned:
             self.orphaned.discard(meta["uid"])

@@ -189,6 +189,7 @@ class FakeJenkins:
     def __init__(self):
         self.log = []
         self.open = {}
+        self.advertised = None
         jenkins = self
 
         class Http(socketserver.StreamRequestHandler):
@@ -206,7 +207,7 @@ class FakeJenkins:
                 if path == "/login":
                     self.answer(200, "ok")
                 elif path == "/tcpSlaveAgentListener/":
-                    self.answer(200, "Jenkins", {"X-Jenkins-JNLP-Port": str(jenkins.tcp_port)})
+                    self.answer(200, "Jenkins", {"X-Jenkins-JNLP-Port": str(jenkins.advertised or jenkins.tcp_port)})
                 elif path == "/wsagents/":
                     name, secret = hdrs.get("node-name"), hdrs.get("secret-key")
                     if name != "good" and name != "wrongsecret":
@@ -263,11 +264,12 @@ class FakeJenkins:
             srv.server_close()
 
 
-def agent_pod(name, jenkins_url, agent, secret, websocket=True):
+def agent_pod(name, jenkins_url, agent, secret, websocket=True, extra=()):
     env = [{"name": "JENKINS_URL", "value": jenkins_url}, {"name": "JENKINS_SECRET", "value": secret},
            {"name": "JENKINS_AGENT_NAME", "value": agent}]
     if websocket:
         env.append({"name": "JENKINS_WEB_SOCKET", "value": "true"})
+    env += [{"name": k, "value": v} for k, v in extra]
     return pod(name, [{"name": "jnlp", "image": "jenkins/inbound-agent:3355.v388858a_47b_33-3-jdk21",
                        "env": env}], restartPolicy="Never")
 
@@ -620,6 +622,21 @@ def run(t, sim):
                and "back-off 10s restarting failed container=main" in cs["state"]["waiting"]["message"], "%s", cs)
     t.check("containers: exit codes, Completed/Error, logs, CrashLoopBackOff", command_exit)
 
+    def init_containers():
+        s.create(pod("withinit", initContainers=[{"name": "init", "image": "busybox",
+                                                  "command": ["sh", "-c", "echo init; sleep 0.3"]}]))
+        p = s.wait_pod("withinit", lambda q: cstate(q, key="initContainerStatuses").get("state", {}).get("running"))
+        cond = [c for c in p["status"]["conditions"] if c["type"] == "Initialized"][0]
+        expect(p["status"]["phase"] == "Pending" and cond["status"] == "False"
+               and cond["reason"] == "ContainersNotInitialized" and waiting_reason(p) == "PodInitializing",
+               "%s", p["status"])
+        p = s.wait_pod("withinit", lambda q: q["status"].get("phase") == "Running")
+        init = cstate(p, key="initContainerStatuses")["state"]["terminated"]
+        expect(init["exitCode"] == 0 and init["reason"] == "Completed", "%s", init)
+        r = s.api("GET", NS + "/pods/withinit/log?container=init")
+        expect(r.body == b"init\n", r.body)
+    t.check("init containers run to completion before the app containers", init_containers)
+
     def image_failures():
         s.create(pod("nope", [{"name": "main", "image": "registry.example.com/team/nope:1"}]))
         p = s.wait_pod("nope", lambda q: waiting_reason(q) == "ErrImagePull")
@@ -754,7 +771,9 @@ def run(t, sim):
     t.check("inbound agent refused (403, unknown TCP name, no answer) exits 255 with logs", agents_refused)
 
     def agents_tcp():
-        s.create(agent_pod("ag-tcp", jenkins.url, "good", "s3cret", websocket=False))
+        jenkins.advertised = 1
+        s.create(agent_pod("ag-tcp", jenkins.url, "ghost", "s3cret", websocket=False,
+                           extra=[("JENKINS_NAME", "good"), ("JENKINS_TUNNEL", "127.0.0.1:%d" % jenkins.tcp_port)]))
         deadline = time.time() + 5
         while time.time() < deadline and "tcp:good" not in jenkins.open:
             time.sleep(0.02)
@@ -762,7 +781,7 @@ def run(t, sim):
         expect(any(x[0] == "http" and x[1] == "/tcpSlaveAgentListener/" for x in jenkins.log), "no discovery")
         s.api("DELETE", NS + "/pods/ag-tcp")
         expect(jenkins.open["tcp:good"].wait(5), "TCP connection not closed on delete")
-    t.check("inbound agent over TCP: discovery, JNLP4-connect-sim line, closed on delete", agents_tcp)
+    t.check("inbound agent over TCP: discovery, JENKINS_NAME, JENKINS_TUNNEL, closed on delete", agents_tcp)
     jenkins.close()
 
     def faults():
