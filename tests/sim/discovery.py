@@ -20,12 +20,12 @@ def _res(name, kind, verbs, namespaced=True, short=(), singular=""):
     return doc
 
 
-RW = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+RW = ("create", "delete", "get", "list", "patch", "update", "watch")
 CORE = [
-    _res("events", "Event", ("create", "delete", "get", "list", "watch"), short=("ev",), singular="event"),
+    _res("events", "Event", ("get", "list", "watch"), short=("ev",), singular="event"),
     _res("namespaces", "Namespace", ("get", "list", "watch"), False, ("ns",), "namespace"),
     _res("nodes", "Node", ("get", "list", "watch"), False, ("no",), "node"),
-    _res("persistentvolumeclaims", "PersistentVolumeClaim", ("create", "delete", "get", "list", "watch"),
+    _res("persistentvolumeclaims", "PersistentVolumeClaim", RW,
          short=("pvc",), singular="persistentvolumeclaim"),
     _res("pods", "Pod", RW, short=("po",), singular="pod"),
     _res("pods/attach", "PodAttachOptions", ("create", "get")),

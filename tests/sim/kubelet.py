@@ -31,8 +31,8 @@ import re
 import time
 import uuid
 
-from kstatus import rfc3339, rfc3339nano
-from podspec import all_containers, quantity
+from kstatus import rfc3339
+from podspec import quantity
 from programs import StartError, program_for
 
 
@@ -762,23 +762,32 @@ class Kubelet:
         asyncio.ensure_future(bind())
 
     def _removed(self, kind, obj):
+        """Garbage collection and pvc-protection after a pod or claim is gone."""
+        if kind not in ("pods", "persistentvolumeclaims"):
+            return
         meta = obj["metadata"]
+        ns = meta["namespace"]
         if kind == "pods":
             w = self.workers.pop(meta["uid"], None)
             if w:
                 w.kill()
+            self._release_claims(ns)
         if meta["uid"] in self.orphaned:
             self.orphaned.discard(meta["uid"])
             return
         for dep_kind in ("pods", "persistentvolumeclaims"):
-            for rec in self.store.list(dep_kind, meta.get("namespace")):
+            for rec in self.store.list(dep_kind, ns):
                 refs = rec.obj["metadata"].get("ownerReferences") or []
                 if any(r.get("uid") == meta["uid"] for r in refs):
-                    if dep_kind == "pods":
-                        self.delete_pod_now(rec.obj)
-                    else:
-                        self.store.remove(dep_kind, rec.obj["metadata"]["namespace"], rec.obj["metadata"]["name"])
+                    self.store.remove(dep_kind, ns, rec.obj["metadata"]["name"])
 
-    def delete_pod_now(self, pod):
-        self.store.remove("pods", pod["metadata"]["namespace"], pod["metadata"]["name"])
+    def _release_claims(self, ns):
+        """Remove claims marked for deletion that no pod uses any more."""
+        used = {(v.get("persistentVolumeClaim") or {}).get("claimName")
+                for rec in self.store.list("pods", ns) for v in rec.obj["spec"].get("volumes") or []}
+        for rec in self.store.list("persistentvolumeclaims", ns):
+            meta = rec.obj["metadata"]
+            if meta.get("deletionTimestamp") and meta["name"] not in used:
+                self.store.remove("persistentvolumeclaims", ns, meta["name"])
+
 

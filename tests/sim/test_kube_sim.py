@@ -740,7 +740,19 @@ def run(t, sim):
         expect(r.status == 422 and "spec.accessModes: Required value" in r.json["message"], r.body)
         s.api("DELETE", NS + "/pods/owner?gracePeriodSeconds=0")
         expect(s.api("GET", NS + "/persistentvolumeclaims/ws-owner").status == 404, "PVC not collected")
-    t.check("PVC create/validate; garbage collection through ownerReferences", pvc_gc)
+        claim = {"metadata": {"name": "used"}, "spec": {"accessModes": ["ReadWriteOnce"],
+                                                        "resources": {"requests": {"storage": "1Gi"}}}}
+        expect(s.api("POST", NS + "/persistentvolumeclaims", claim).status == 201, "claim")
+        s.create(pod("user", volumes=[{"name": "ws", "persistentVolumeClaim": {"claimName": "used"}}]))
+        s.wait_pod("user", lambda q: q["status"].get("phase") == "Running")
+        got = s.api("GET", NS + "/persistentvolumeclaims/used").json
+        expect(got["status"]["phase"] == "Bound" and got["spec"]["volumeName"].startswith("pvc-"), "%s", got)
+        r = s.api("DELETE", NS + "/persistentvolumeclaims/used")
+        expect(r.status == 200 and r.json["metadata"]["deletionTimestamp"]
+               and s.api("GET", NS + "/persistentvolumeclaims/used").status == 200, "pvc-protection: %s", r.body)
+        s.api("DELETE", NS + "/pods/user?gracePeriodSeconds=0")
+        expect(s.api("GET", NS + "/persistentvolumeclaims/used").status == 404, "claim kept after its pod left")
+    t.check("PVC: validation, binding, ownerReferences GC, pvc-protection", pvc_gc)
 
     jenkins = FakeJenkins()
 
