@@ -176,6 +176,12 @@ class AgentProgram:
 
     async def _connect(self):
         """One attempt; returns a future that completes when the connection is lost."""
+        try:
+            return await self._attempt()
+        except ValueError as exc:
+            raise Refused("java.lang.NumberFormatException: %s" % exc) from None
+
+    async def _attempt(self):
         if self.websocket:
             return await self._connect_ws()
         if self.direct:

@@ -230,9 +230,9 @@ class Api:
         if sub == "eviction":
             return "create"
         if method in ("GET", "HEAD"):
-            if name:
-                return "get"
-            return "watch" if flag(req, "watch") else "list"
+            if flag(req, "watch"):
+                return "watch"
+            return "get" if name else "list"
         return {"POST": "create", "PUT": "update", "PATCH": "patch",
                 "DELETE": "delete" if name else "deletecollection"}.get(method, method.lower())
 
@@ -352,8 +352,10 @@ class Api:
 
     # --- watch ---------------------------------------------------------------
     def _watch(self, req, resource, ns, name):
+        """List-then-watch stream; a name in the URL (the old single-object form) filters on it."""
         label = parse_labels(req.arg("labelSelector"))
-        field = parse_fields(req.arg("fieldSelector"), resource)
+        by_field = parse_fields(req.arg("fieldSelector"), resource)
+        field = by_field if name is None else (lambda obj: obj["metadata"]["name"] == name and by_field(obj))
         rv_text = req.arg("resourceVersion")
         timeout = int_arg(req, "timeoutSeconds", 0) or random.uniform(1800, 3600)
         bookmarks = flag(req, "allowWatchBookmarks")

@@ -539,7 +539,7 @@ class PodWorker:
         self.cevent(cs, "Normal", "Created", "Created container %s" % cs.name)
         cs.state = {"running": {"startedAt": rfc3339()}}
         cs.ctx = Ctx(self, cs, env)
-        cs.proc = asyncio.ensure_future(cs.program.run(cs.ctx))
+        cs.proc = asyncio.ensure_future(_exit_code(cs.program, cs.ctx))
         self.publish()
         self.cevent(cs, "Normal", "Started", "Started container %s" % cs.name)
         code = await asyncio.shield(cs.proc)
@@ -638,6 +638,17 @@ class PodWorker:
             if cs.running:
                 cs.proc.cancel()
                 cs.runs[-1].finish()
+
+
+async def _exit_code(program, ctx):
+    """Run a program; a simulator bug inside it ends the container (exit 1) instead of the pod worker."""
+    try:
+        return await program.run(ctx)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        ctx.log("kubesim: container program failed: %r" % exc, "stderr")
+        return 1
 
 
 def _duration(seconds):

@@ -234,6 +234,9 @@ def validate_meta(meta):
                                "name or generateName is required"))
     else:
         dns_subdomain(errs, "metadata.name", name)
+    annotations = meta.get("annotations") or {}
+    if sum(len(k) + len(str(v)) for k, v in annotations.items()) > 262144:
+        errs.append(FieldError("FieldValueTooLong", "metadata.annotations", None, "must have at most 262144 bytes"))
     for key, value in (meta.get("labels") or {}).items():
         qname = key.split("/")[-1]
         if len(qname) > 63 or not _QNAME.match(qname) or key.count("/") > 1:
