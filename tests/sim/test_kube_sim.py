@@ -127,7 +127,7 @@ class Sim:
         expect(r.status == 201, "create %s: %d %s", pod["metadata"], r.status, r.body[:300])
         return r.json
 
-    def wait_pod(self, name, pred, timeout=8.0, ns="ci"):
+    def wait_pod(self, name, pred, timeout=15.0, ns="ci"):
         """Watch one pod until ``pred(pod)`` holds; returns that pod (event-driven, no polling)."""
         sel = urllib.parse.quote("metadata.name=" + name)
         conn, resp = self.watch("/api/v1/namespaces/%s/pods?watch=1&fieldSelector=%s&timeoutSeconds=%d"
