@@ -475,6 +475,8 @@ class Api:
             podspec.check_quantities(obj)
         if not self.store.get("namespaces", "", ns):
             raise not_found("namespaces", ns)
+        if str(meta.get("resourceVersion", "")).isdigit() and int(meta["resourceVersion"]) > 0:
+            raise ApiError(500, "resourceVersion should not be set on objects to be created", "")
         for key in ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp",
                     "deletionGracePeriodSeconds", "selfLink", "managedFields"):
             meta.pop(key, None)

@@ -27,8 +27,10 @@ REASON_BY_CODE = {
 
 def status_body(code, message, reason=None, details=None, metadata=None):
     body = {"kind": "Status", "apiVersion": "v1", "metadata": metadata or {},
-            "status": "Failure", "message": message,
-            "reason": REASON_BY_CODE.get(code, "") if reason is None else reason}
+            "status": "Failure", "message": message}
+    reason = REASON_BY_CODE.get(code, "") if reason is None else reason
+    if reason:
+        body["reason"] = reason
     if details:
         body["details"] = details
     body["code"] = code

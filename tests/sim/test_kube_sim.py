@@ -404,6 +404,11 @@ def run(t, sim):
         expect(r.status == 409 and r.json["reason"] == "AlreadyExists" and r.json["message"] ==
                'pods "defaults" already exists' and r.json["details"] == {"name": "defaults", "kind": "pods"},
                "%s", r.body)
+        stale = pod("stale")
+        stale["metadata"]["resourceVersion"] = "1234"
+        r = s.api("POST", NS + "/pods", stale)
+        expect(r.status == 500 and "reason" not in r.json and r.json["message"] ==
+               "resourceVersion should not be set on objects to be created", "%s", r.body)
         r = s.api("POST", "/api/v1/namespaces/nope/pods", pod("x"))
         expect(r.status == 404 and r.json["message"] == 'namespaces "nope" not found', "%s", r.body)
         r = s.api("POST", NS + "/pods", b"{not json", raw=True, headers={"Content-Type": "application/json"})
@@ -411,7 +416,8 @@ def run(t, sim):
         r = s.api("GET", NS + "/pods/missing")
         expect(r.status == 404 and r.json["message"] == 'pods "missing" not found'
                and r.json["details"]["kind"] == "pods", "%s", r.body)
-    t.check("409 AlreadyExists, 404 namespace, 400 malformed JSON, 404 pod", create_errors)
+    t.check("409 AlreadyExists, 500 resourceVersion set, 404 namespace, 400 malformed JSON, 404 pod",
+            create_errors)
 
     def invalid():
         bad = pod("Bad_Name", [
