@@ -294,8 +294,9 @@ class PodWorker:
         return "Running" if policy == "OnFailure" else "Failed"
 
     def publish(self):
+        """Write the pod status computed from the worker's state (one MODIFIED if it changed)."""
         self.phase = self.compute_phase()
-        if self.node:
+        if self.start_time:
             inits_done = all(cs.terminated and cs.terminated["exitCode"] == 0 for cs in self.inits)
             pending_init = [cs.name for cs in self.inits if not (cs.terminated and cs.terminated["exitCode"] == 0)]
             if inits_done:
@@ -317,6 +318,11 @@ class PodWorker:
                 self.set_condition("ContainersReady", "True")
 
         def write(pod):
+            if self.node and pod["spec"].get("nodeName") != self.node.name:
+                pod["spec"]["nodeName"] = self.node.name
+                changed = True
+            else:
+                changed = False
             st = dict(pod.get("status") or {})
             st["phase"] = self.phase
             for key, value in (("reason", self.reason), ("message", self.message)):
@@ -335,7 +341,7 @@ class PodWorker:
                     st["initContainerStatuses"] = [cs.status() for cs in self.inits]
                 st["containerStatuses"] = [cs.status() for cs in self.containers]
             st = json.loads(json.dumps(st))
-            if st == pod.get("status"):
+            if st == pod.get("status") and not changed:
                 return False
             pod["status"] = st
         self.kubelet.store.mutate("pods", self.ns, self.name, write, self.uid)
@@ -390,11 +396,7 @@ class PodWorker:
             await asyncio.sleep(self.backoff(attempt)[1])
             attempt += 1
         self.node = node
-
-        def bind(p):
-            p["spec"]["nodeName"] = node.name
         self.set_condition("PodScheduled", "True")
-        self.kubelet.store.mutate("pods", self.ns, self.name, bind, self.uid)
         self.publish()
         self.event("Normal", "Scheduled", "Successfully assigned %s/%s to %s" % (self.ns, self.name, node.name),
                    component="default-scheduler")
@@ -407,8 +409,8 @@ class PodWorker:
             for vol in self.spec.get("volumes") or []:
                 for kind, field in (("secret", "secretName"), ("configMap", "name")):
                     src = vol.get(kind)
-                    if src and not src.get("optional") and not self.kubelet.config_object(
-                            kind, self.ns, src.get(field, "")):
+                    if src and not src.get("optional") and self.kubelet.config_object(
+                            kind, self.ns, src.get(field, "")) is None:
                         label = "secret" if kind == "secret" else "configmap"
                         missing = 'MountVolume.SetUp failed for volume "%s" : %s "%s" not found' % (
                             vol["name"], label, src.get(field, ""))
