@@ -53,5 +53,6 @@ int ka_cli_plugins(struct ka_cli *cli, const struct ka_registry **ret);
 void ka_cli_print_diags(const struct ka_diags *d);
 
 int ka_cmd_plugins(struct ka_cli *cli, int argc, char **argv);
+int ka_cmd_check(struct ka_cli *cli, int argc, char **argv);
 
 #endif

@@ -13,6 +13,7 @@
 
 static const struct ka_cli_command commands[] = {
         {"plugins", ka_cmd_plugins, "list the loaded plugins and their config keys"},
+        {"check", ka_cmd_check, "validate a config and summarise its clouds and templates"},
 };
 
 static void usage(FILE *f) {

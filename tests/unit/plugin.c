@@ -93,7 +93,7 @@ static void test_refusals(void) {
         struct ka_diags d = {0};
         struct ka_registry reg3 = {0};
         int n = ka_registry_load_dir(&reg3, test_dir, &d);
-        is_int(n, 2, "the two sound plugins of the test folder load");
+        is_int(n, 4, "the four sound plugins of the test folder load");
         is_int(d.errors, 5, "the five bad ones are refused, each with its reason");
         ka_diags_free(&d);
         ka_registry_free(&reg3);

@@ -1,0 +1,107 @@
+/* kubeagent check -c CONFIG: validate a config, report every problem with
+ * file:line:col, and print one line per cloud and per template. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "config/config.h"
+#include "util/mem.h"
+
+static void usage(FILE *f) {
+        fprintf(f, "Usage: kubeagent check [-c CONFIG]\n"
+                   "\n"
+                   "Validate a config file (or folder): every error and warning with file:line:col,\n"
+                   "then one line per cloud and per template.  Exit 2 when there are errors.\n");
+}
+
+static const char *or_dash(const char *s) {
+        return s ? s : "-";
+}
+
+static void print_cap(const char *what, int64_t cap) {
+        if (cap == KA_UNLIMITED)
+                printf(", %s unlimited", what);
+        else
+                printf(", %s %lld", what, (long long)cap);
+}
+
+static void print_cloud(const struct ka_cloud *c) {
+        printf("cloud %s: server %s, namespace %s, credentials %s, jenkinsUrl %s, %s", c->name,
+               c->server_url ? c->server_url : "autodetected", or_dash(c->namespace_), or_dash(c->credentials_id),
+               or_dash(c->jenkins_url),
+               c->websocket           ? "webSocket"
+               : c->direct_connection ? "direct connection"
+                                      : "inbound TCP");
+        print_cap("containerCap", c->container_cap);
+        printf(", podRetention %s, %zu template%s\n", c->pod_retention, c->n_templates, c->n_templates == 1 ? "" : "s");
+        for (size_t i = 0; i < c->n_templates; i++) {
+                const struct ka_template *t = c->templates[i];
+                printf("  template %s: label %s, %s, %zu container%s", t->name ? t->name : "(unnamed)",
+                       t->label ? t->label : "(none)", t->node_usage_mode == KA_USAGE_NORMAL ? "NORMAL" : "EXCLUSIVE",
+                       t->n_containers, t->n_containers == 1 ? "" : "s");
+                if (t->inherit_from)
+                        printf(", inheritFrom %s", t->inherit_from);
+                if (t->n_yamls)
+                        printf(", yaml (%s)", ka_yaml_merge_name(t->yaml_merge_strategy));
+                print_cap("instanceCap", t->instance_cap);
+                printf(", idleMinutes %lld, podRetention %s\n", (long long)t->idle_minutes,
+                       t->pod_retention ? t->pod_retention : "default");
+        }
+}
+
+int ka_cmd_check(struct ka_cli *cli, int argc, char **argv) {
+        static const struct option options[] = {
+                {"config", required_argument, NULL, 'c'},
+                {"help", no_argument, NULL, 'h'},
+                {0},
+        };
+        int c;
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
+                switch (c) {
+                case 'c':
+                        cli->config_path = optarg;
+                        break;
+                case 'h':
+                        usage(stdout);
+                        return KA_EXIT_OK;
+                default:
+                        usage(stderr);
+                        return KA_EXIT_USAGE;
+                }
+        }
+        if (optind < argc) {
+                usage(stderr);
+                return KA_EXIT_USAGE;
+        }
+        const struct ka_document *doc;
+        int rc = ka_cli_document(cli, true, &doc);
+        if (rc)
+                return rc;
+        const struct ka_registry *reg;
+        int plugins_rc = ka_cli_plugins(cli, &reg);
+        if (plugins_rc == KA_EXIT_USAGE)
+                return plugins_rc;
+        struct ka_diags diags = {0};
+        struct ka_config *cfg = NULL;
+        int r = ka_config_load(doc, reg, &cfg, &diags);
+        ka_cli_print_diags(&diags);
+        if (r < 0) {
+                fprintf(stderr, "%s: %zu error%s, %zu warning%s\n", doc->path, diags.errors,
+                        diags.errors == 1 ? "" : "s", diags.warnings, diags.warnings == 1 ? "" : "s");
+                ka_diags_free(&diags);
+                return KA_EXIT_USAGE;
+        }
+        size_t templates = 0;
+        for (size_t i = 0; i < cfg->n_clouds; i++) {
+                print_cloud(cfg->clouds[i]);
+                templates += cfg->clouds[i]->n_templates;
+        }
+        printf("%s: OK, %zu cloud%s, %zu template%s, %zu warning%s\n", doc->path, cfg->n_clouds,
+               cfg->n_clouds == 1 ? "" : "s", templates, templates == 1 ? "" : "s", diags.warnings,
+               diags.warnings == 1 ? "" : "s");
+        ka_diags_free(&diags);
+        ka_config_free(cfg);
+        return plugins_rc;
+}

@@ -1,0 +1,82 @@
+/* Volume type emptyDir: the pod volume `emptyDirVolume` and the workspace
+ * volume `emptyDirWorkspaceVolume` (JCasC `emptyDir`), as in the Jenkins
+ * kubernetes-plugin: {emptyDir: {medium: "" or "Memory"}}, the workspace form
+ * with an optional sizeLimit.  The workspace form with neither memory nor a
+ * size limit is the default workspace volume. */
+#include <errno.h>
+#include <kubeagent/kubeagent.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct conf {
+        char *mount_path;
+        int memory;
+        char *size_limit;
+};
+
+static const struct kubeagent_config_key pod_keys[] = {
+        {"mountPath", KUBEAGENT_CFG_STRING, NULL, KUBEAGENT_CFG_REQUIRED, offsetof(struct conf, mount_path),
+         "where the containers see it"},
+        {"memory", KUBEAGENT_CFG_BOOL, "false", 0, offsetof(struct conf, memory), "back it with memory (tmpfs)"},
+        {0},
+};
+
+static const struct kubeagent_config_key workspace_keys[] = {
+        {"memory", KUBEAGENT_CFG_BOOL, "false", 0, offsetof(struct conf, memory), "back it with memory (tmpfs)"},
+        {"sizeLimit", KUBEAGENT_CFG_STRING, NULL, 0, offsetof(struct conf, size_limit),
+         "the most it may hold (a quantity, e.g. 1Gi)"},
+        {0},
+};
+
+/* A copy without surrounding blanks, NULL when blank. */
+static char *trimmed(const char *s) {
+        if (!s)
+                return NULL;
+        while (*s == ' ' || *s == '\t')
+                s++;
+        size_t n = strlen(s);
+        while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+                n--;
+        return n ? strndup(s, n) : NULL;
+}
+
+static int render(void *state, const void *conf, const struct kubeagent_volume_ctx *ctx,
+                  struct kubeagent_volume_out *out, struct ka_error *err) {
+        (void)state;
+        (void)err;
+        const struct conf *c = conf;
+        out->source = cJSON_CreateObject();
+        cJSON *dir = cJSON_AddObjectToObject(out->source, "emptyDir");
+        cJSON_AddStringToObject(dir, "medium", c->memory == 1 ? "Memory" : "");
+        if (ctx->form == KUBEAGENT_VOLUME_WORKSPACE) {
+                char *limit = trimmed(c->size_limit);
+                if (limit)
+                        cJSON_AddStringToObject(dir, "sizeLimit", limit);
+                free(limit);
+                return 0;
+        }
+        out->mount_path = strdup(c->mount_path);
+        return out->mount_path ? 0 : -ENOMEM;
+}
+
+static const char *const pod_symbols[] = {"emptyDirVolume", NULL};
+static const char *const workspace_symbols[] = {"emptyDirWorkspaceVolume", "emptyDir", NULL};
+
+static const struct kubeagent_volume_ops ops = {
+        .pod = {.symbols = pod_symbols, .keys = pod_keys, .conf_size = sizeof(struct conf)},
+        .workspace = {.symbols = workspace_symbols, .keys = workspace_keys, .conf_size = sizeof(struct conf)},
+        .render = render,
+};
+
+static const struct kubeagent_plugin plugin = {
+        KUBEAGENT_PLUGIN_HEADER(KUBEAGENT_KIND_VOLUME),
+        .name = "empty-dir",
+        .version = PACKAGE_VERSION,
+        .description = "an empty directory that lives as long as the pod (emptyDir)",
+        .volume = &ops,
+};
+
+const struct kubeagent_plugin *kubeagent_plugin_entry(void) {
+        return &plugin;
+}

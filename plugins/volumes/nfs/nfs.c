@@ -1,0 +1,70 @@
+/* Volume type nfs: the pod volume `nfsVolume` and the workspace volume
+ * `nfsWorkspaceVolume`, as in the Jenkins kubernetes-plugin:
+ * {nfs: {server, path, readOnly}}; the mount itself is never read-only. */
+#include <errno.h>
+#include <kubeagent/kubeagent.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct conf {
+        char *server;
+        char *path;
+        int read_only;
+        char *mount_path;
+};
+
+static const struct kubeagent_config_key pod_keys[] = {
+        {"serverAddress", KUBEAGENT_CFG_STRING, NULL, KUBEAGENT_CFG_REQUIRED, offsetof(struct conf, server),
+         "the NFS server"},
+        {"serverPath", KUBEAGENT_CFG_STRING, NULL, KUBEAGENT_CFG_REQUIRED, offsetof(struct conf, path),
+         "the exported path"},
+        {"readOnly", KUBEAGENT_CFG_BOOL, "false", 0, offsetof(struct conf, read_only), "export it read-only"},
+        {"mountPath", KUBEAGENT_CFG_STRING, NULL, KUBEAGENT_CFG_REQUIRED, offsetof(struct conf, mount_path),
+         "where the containers see it"},
+        {0},
+};
+
+/* The same without mountPath: a workspace is mounted at working directories. */
+static const struct kubeagent_config_key workspace_keys[] = {
+        {"serverAddress", KUBEAGENT_CFG_STRING, NULL, KUBEAGENT_CFG_REQUIRED, offsetof(struct conf, server),
+         "the NFS server"},
+        {"serverPath", KUBEAGENT_CFG_STRING, NULL, KUBEAGENT_CFG_REQUIRED, offsetof(struct conf, path),
+         "the exported path"},
+        {"readOnly", KUBEAGENT_CFG_BOOL, "false", 0, offsetof(struct conf, read_only), "export it read-only"},
+        {0},
+};
+
+static int render(void *state, const void *conf, const struct kubeagent_volume_ctx *ctx,
+                  struct kubeagent_volume_out *out, struct ka_error *err) {
+        (void)state;
+        (void)err;
+        const struct conf *c = conf;
+        out->source = cJSON_CreateObject();
+        cJSON *nfs = cJSON_AddObjectToObject(out->source, "nfs");
+        cJSON_AddStringToObject(nfs, "server", c->server);
+        cJSON_AddStringToObject(nfs, "path", c->path);
+        cJSON_AddBoolToObject(nfs, "readOnly", c->read_only == 1);
+        if (ctx->form == KUBEAGENT_VOLUME_WORKSPACE)
+                return 0;
+        out->mount_path = strdup(c->mount_path);
+        return out->mount_path ? 0 : -ENOMEM;
+}
+
+static const char *const pod_symbols[] = {"nfsVolume", NULL};
+static const char *const workspace_symbols[] = {"nfsWorkspaceVolume", NULL};
+
+static const struct kubeagent_volume_ops ops = {
+        .pod = {.symbols = pod_symbols, .keys = pod_keys, .conf_size = sizeof(struct conf)},
+        .workspace = {.symbols = workspace_symbols, .keys = workspace_keys, .conf_size = sizeof(struct conf)},
+        .render = render,
+};
+
+static const struct kubeagent_plugin plugin = {
+        KUBEAGENT_PLUGIN_HEADER(KUBEAGENT_KIND_VOLUME), .name = "nfs",  .version = PACKAGE_VERSION,
+        .description = "an NFS export (nfs)",           .volume = &ops,
+};
+
+const struct kubeagent_plugin *kubeagent_plugin_entry(void) {
+        return &plugin;
+}

@@ -1,0 +1,111 @@
+/* Volume type secret: the pod volume `secretVolume`, as in the Jenkins
+ * kubernetes-plugin: {secret: {secretName, optional, defaultMode}}.  As
+ * there, defaultMode is read as a DECIMAL number: write `defaultMode: 420`,
+ * or an unquoted YAML octal `0644` (which YAML itself reads as 420); a quoted
+ * "0644" means 644 and gets a warning. */
+#include <errno.h>
+#include <kubeagent/kubeagent.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct conf {
+        char *secret_name;
+        char *mount_path;
+        char *default_mode;
+        int optional;
+};
+
+static const struct kubeagent_config_key keys[] = {
+        {"secretName", KUBEAGENT_CFG_STRING, NULL, KUBEAGENT_CFG_REQUIRED, offsetof(struct conf, secret_name),
+         "the Secret, in the pod's namespace"},
+        {"mountPath", KUBEAGENT_CFG_STRING, NULL, KUBEAGENT_CFG_REQUIRED, offsetof(struct conf, mount_path),
+         "where the containers see it"},
+        {"defaultMode", KUBEAGENT_CFG_STRING, NULL, 0, offsetof(struct conf, default_mode),
+         "file mode, a decimal number (420 = 0644)"},
+        {"optional", KUBEAGENT_CFG_BOOL, NULL, 0, offsetof(struct conf, optional),
+         "start the pod even when the Secret is missing"},
+        {0},
+};
+
+static const struct kubeagent_host *host;
+static struct kubeagent_plugin_handle *me;
+
+static int init(const struct kubeagent_host *h, struct kubeagent_plugin_handle *self, void **ret_state,
+                struct ka_error *err) {
+        (void)ret_state;
+        (void)err;
+        host = h;
+        me = self;
+        return 0;
+}
+
+/* The mode, or -1 when blank, -2 when not a decimal number 0..0777. */
+static long mode_of(const char *s) {
+        if (!s)
+                return -1;
+        s += strspn(s, " \t");
+        if (!*s)
+                return -1;
+        char *end;
+        long v = strtol(s, &end, 10);
+        end += strspn(end, " \t");
+        if (*end || v < 0 || v > 0777)
+                return -2;
+        return v;
+}
+
+static int validate(void *state, enum kubeagent_volume_form form, const void *conf,
+                    const struct kubeagent_config_source *src, struct ka_error *err) {
+        (void)state;
+        (void)form;
+        const struct conf *c = conf;
+        long mode = mode_of(c->default_mode);
+        if (mode == -2)
+                return host->error_at(err, src, "defaultMode", -EINVAL,
+                                      "defaultMode \"%s\" is not a decimal file mode between 0 and 511",
+                                      c->default_mode);
+        const cJSON *n = host->config_node(src, "defaultMode");
+        if (mode > 0 && cJSON_IsString(n) && n->valuestring[strspn(n->valuestring, " \t")] == '0')
+                host->warn_at(me, src, "defaultMode",
+                              "defaultMode \"%s\" is read as the decimal %ld (mode %04lo); for mode %s write it "
+                              "without quotes",
+                              c->default_mode, mode, (unsigned long)mode, c->default_mode);
+        return 0;
+}
+
+static int render(void *state, const void *conf, const struct kubeagent_volume_ctx *ctx,
+                  struct kubeagent_volume_out *out, struct ka_error *err) {
+        (void)state;
+        (void)ctx;
+        (void)err;
+        const struct conf *c = conf;
+        out->source = cJSON_CreateObject();
+        cJSON *s = cJSON_AddObjectToObject(out->source, "secret");
+        cJSON_AddStringToObject(s, "secretName", c->secret_name);
+        if (c->optional >= 0)
+                cJSON_AddBoolToObject(s, "optional", c->optional);
+        long mode = mode_of(c->default_mode);
+        if (mode >= 0)
+                cJSON_AddNumberToObject(s, "defaultMode", (double)mode);
+        out->mount_path = strdup(c->mount_path);
+        return out->mount_path ? 0 : -ENOMEM;
+}
+
+static const char *const symbols[] = {"secretVolume", NULL};
+
+static const struct kubeagent_volume_ops ops = {
+        .pod = {.symbols = symbols, .keys = keys, .conf_size = sizeof(struct conf)},
+        .validate = validate,
+        .render = render,
+};
+
+static const struct kubeagent_plugin plugin = {
+        KUBEAGENT_PLUGIN_HEADER(KUBEAGENT_KIND_VOLUME),        .name = "secret", .version = PACKAGE_VERSION,
+        .description = "a Secret's entries as files (secret)", .init = init,     .volume = &ops,
+};
+
+const struct kubeagent_plugin *kubeagent_plugin_entry(void) {
+        return &plugin;
+}
