@@ -6,7 +6,7 @@
 
 static int n_tests, n_failed;
 
-static void line(bool pass, const char *fmt, va_list ap) {
+__attribute__((format(printf, 2, 0))) static void line(bool pass, const char *fmt, va_list ap) {
         printf("%sok %d - ", pass ? "" : "not ", ++n_tests);
         vprintf(fmt, ap);
         printf("\n");

@@ -11,7 +11,8 @@
 #include "util/secret.h"
 #include "util/timeutil.h"
 
-static void host_log(struct kubeagent_plugin_handle *self, enum kubeagent_log_level level, const char *fmt, ...) {
+KA_PRINTF(3, 4) static void host_log(struct kubeagent_plugin_handle *self, enum kubeagent_log_level level,
+                                     const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
         ka_logv((enum ka_log_level)level, self && self->desc ? self->desc->name : "plugin", fmt, ap);
@@ -22,7 +23,7 @@ static int host_log_enabled(enum kubeagent_log_level level) {
         return ka_log_enabled((enum ka_log_level)level);
 }
 
-static int host_error_set(struct ka_error *err, int code, const char *fmt, ...) {
+KA_PRINTF(3, 4) static int host_error_set(struct ka_error *err, int code, const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
         ka_error_vset(err, code, fmt, ap);
@@ -30,8 +31,8 @@ static int host_error_set(struct ka_error *err, int code, const char *fmt, ...) 
         return code;
 }
 
-static int host_error_at(struct ka_error *err, const struct kubeagent_config_source *src, const char *key, int code,
-                         const char *fmt, ...) {
+KA_PRINTF(5, 6) static int host_error_at(struct ka_error *err, const struct kubeagent_config_source *src,
+                                          const char *key, int code, const char *fmt, ...) {
         struct ka_loc l = src ? ka_cfgsrc_where(src, key) : (struct ka_loc){0};
         va_list ap;
         va_start(ap, fmt);
@@ -40,8 +41,9 @@ static int host_error_at(struct ka_error *err, const struct kubeagent_config_sou
         return code;
 }
 
-static void host_warn_at(struct kubeagent_plugin_handle *self, const struct kubeagent_config_source *src,
-                         const char *key, const char *fmt, ...) {
+KA_PRINTF(4, 5) static void host_warn_at(struct kubeagent_plugin_handle *self,
+                                          const struct kubeagent_config_source *src, const char *key, const char *fmt,
+                                          ...) {
         struct ka_loc l = src ? ka_cfgsrc_where(src, key) : (struct ka_loc){0};
         char msg[KA_ERROR_MSG_MAX];
         va_list ap;

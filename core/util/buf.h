@@ -24,7 +24,7 @@ int ka_buf_append(struct ka_buf *b, const void *data, size_t len);
 int ka_buf_puts(struct ka_buf *b, const char *s);
 int ka_buf_putc(struct ka_buf *b, char c);
 int ka_buf_printf(struct ka_buf *b, const char *fmt, ...) KA_PRINTF(2, 3);
-int ka_buf_vprintf(struct ka_buf *b, const char *fmt, va_list ap);
+int ka_buf_vprintf(struct ka_buf *b, const char *fmt, va_list ap) KA_PRINTF(2, 0);
 /* Drop the first n bytes. */
 void ka_buf_consume(struct ka_buf *b, size_t n);
 void ka_buf_reset(struct ka_buf *b);

@@ -39,7 +39,7 @@ int ka_log_parse_level(const char *s, enum ka_log_level *ret);
 int ka_log_parse_format(const char *s, enum ka_log_format *ret);
 
 void ka_log(enum ka_log_level level, const char *component, const char *fmt, ...) KA_PRINTF(3, 4);
-void ka_logv(enum ka_log_level level, const char *component, const char *fmt, va_list ap);
+void ka_logv(enum ka_log_level level, const char *component, const char *fmt, va_list ap) KA_PRINTF(3, 0);
 
 #define ka_log_error(comp, ...) ka_log(KA_LOG_ERROR, comp, __VA_ARGS__)
 #define ka_log_warn(comp, ...) ka_log(KA_LOG_WARN, comp, __VA_ARGS__)

@@ -3,6 +3,7 @@
  * string is quoted whenever a YAML 1.1 reader could take it for something
  * else (a number, a boolean, null, an indicator). */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,6 +13,48 @@
 static void indent(struct ka_buf *out, int n) {
         for (int i = 0; i < n; i++)
                 ka_buf_putc(out, ' ');
+}
+
+/* Decode one UTF-8 sequence; 0 when invalid (overlong, surrogate, truncated). */
+static size_t utf8_next(const unsigned char *p, uint32_t *cp) {
+        if (p[0] < 0x80) {
+                *cp = p[0];
+                return 1;
+        }
+        size_t n = (p[0] & 0xe0) == 0xc0 ? 2 : (p[0] & 0xf0) == 0xe0 ? 3 : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
+        if (!n)
+                return 0;
+        uint32_t c = p[0] & (0x7f >> n);
+        for (size_t i = 1; i < n; i++) {
+                if ((p[i] & 0xc0) != 0x80)
+                        return 0;
+                c = c << 6 | (p[i] & 0x3f);
+        }
+        static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
+        if (c < min[n] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+                return 0;
+        *cp = c;
+        return n;
+}
+
+/* YAML's printable set, minus the characters YAML 1.1 reads as line breaks
+ * (NEL, LS, PS): those may appear only escaped in double quotes. */
+static bool printable(uint32_t c) {
+        return c == '\t' || (c >= 0x20 && c <= 0x7e) || (c >= 0xa0 && c <= 0xd7ff && c != 0x2028 && c != 0x2029) ||
+               (c >= 0xe000 && c <= 0xfffd && c != 0xfeff) || (c >= 0x10000 && c <= 0x10ffff);
+}
+
+/* Every character printable (newlines allowed when `newlines`). */
+static bool all_printable(const char *s, bool newlines) {
+        const unsigned char *p = (const unsigned char *)s;
+        while (*p) {
+                uint32_t c;
+                size_t n = utf8_next(p, &c);
+                if (!n || !(printable(c) || (newlines && c == '\n')))
+                        return false;
+                p += n;
+        }
+        return true;
 }
 
 static bool plain_safe(const char *s) {
@@ -26,17 +69,17 @@ static bool plain_safe(const char *s) {
                 return false;
         if (s[0] == '-' && (s[1] == '\0' || s[1] == ' '))
                 return false;
-        if (strcmp(s, "<<") == 0 || strcmp(s, "---") == 0 || strcmp(s, "...") == 0)
+        if (strcmp(s, "<<") == 0)
+                return false;
+        /* a document marker at the start of a line */
+        if ((strncmp(s, "---", 3) == 0 || strncmp(s, "...", 3) == 0) && (s[3] == '\0' || s[3] == ' '))
                 return false;
         size_t n = strlen(s);
         if (s[0] == ' ' || s[n - 1] == ' ' || s[n - 1] == ':')
                 return false;
-        if (strstr(s, ": ") || strstr(s, " #"))
+        if (strstr(s, ": ") || strstr(s, " #") || strchr(s, '\t'))
                 return false;
-        for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-                if (*p < 0x20 || *p == 0x7f)
-                        return false;
-        return true;
+        return all_printable(s, false);
 }
 
 /* A literal block keeps the text exactly when it has a newline, no other
@@ -44,9 +87,8 @@ static bool plain_safe(const char *s) {
 static bool literal_ok(const char *s) {
         if (!strchr(s, '\n') || s[0] == ' ' || s[0] == '\t' || s[0] == '\n')
                 return false;
-        for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-                if ((*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f)
-                        return false;
+        if (!all_printable(s, true))
+                return false;
         /* trailing spaces on a line are kept by YAML but invisible: quote */
         for (const char *p = s; (p = strchr(p, '\n')); p++)
                 if (p > s && (p[-1] == ' ' || p[-1] == '\t'))
@@ -54,9 +96,22 @@ static bool literal_ok(const char *s) {
         return true;
 }
 
+/* Double-quoted with escapes; bytes that are not UTF-8 become U+FFFD. */
 static void quoted(struct ka_buf *out, const char *s) {
         ka_buf_putc(out, '"');
         for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+                if (*p >= 0x80) {
+                        uint32_t c;
+                        size_t n = utf8_next(p, &c);
+                        if (!n)
+                                ka_buf_puts(out, "\\uFFFD");
+                        else if (!printable(c))
+                                ka_buf_printf(out, c > 0xffff ? "\\U%08X" : "\\u%04X", (unsigned)c);
+                        else
+                                ka_buf_append(out, p, n);
+                        p += n ? n - 1 : 0;
+                        continue;
+                }
                 switch (*p) {
                 case '"':
                         ka_buf_puts(out, "\\\"");
@@ -200,7 +255,7 @@ static void value(struct ka_buf *out, const cJSON *n, int ind) {
         else if (cJSON_IsArray(n) && n->child)
                 sequence(out, n, ind);
         else
-                scalar(out, n, ind);
+                scalar(out, n, ind + 2); /* a literal block needs indented lines */
 }
 
 int ka_yaml_emit(const cJSON *node, struct ka_buf *out) {

@@ -22,7 +22,7 @@
 
 #define KA_YAML_MAX_BYTES (4u << 20)
 #define KA_YAML_MAX_DEPTH 128u
-#define KA_YAML_MAX_NODES 1000000u
+#define KA_YAML_MAX_NODES 200000u
 
 /* Where a text came from, for locations: the text's line 1 column 1 is at
  * (1 + line_offset, 1 + col_offset) of `file`, and col_offset applies to
