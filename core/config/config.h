@@ -254,6 +254,12 @@ int ka_template_load(const cJSON *node, const struct ka_locmap *locs, const stru
 void ka_template_free(struct ka_template *t);
 KA_DEFINE_CLEANUP(struct ka_template, ka_template_free)
 
+/* splitCommandLine (§1.4.1), for command, args and execArgs: split on
+ * whitespace; 'single' and "double" quotes group and are removed; pieces
+ * next to each other join; no escapes.  *ret is NULL for a blank line;
+ * -EINVAL for an unbalanced quote. */
+int ka_split_command_line(const char *s, char ***ret);
+
 /* The agent container's name: agentContainer, or "jnlp". */
 const char *ka_template_agent_container(const struct ka_template *t);
 

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "load.h"
+#include "util/buf.h"
 #include "util/mem.h"
 #include "util/str.h"
 
@@ -300,6 +301,17 @@ int ka_container_load(const struct ka_loader *ld, const cJSON *node, const struc
         if (!c->shell)
                 c->from[KA_CF_SHELL].tmpl = NULL;
 
+        const char *lines[] = {"command", "args"};
+        for (size_t i = 0; i < KA_ARRAY_SIZE(lines); i++) {
+                char **words = NULL;
+                const char *text = i == 0 ? c->command : c->args;
+                if (ka_split_command_line(text, &words) < 0) {
+                        ka_load_error(ld, cJSON_GetObjectItemCaseSensitive(node, lines[i]), "%s: unbalanced quote",
+                                      lines[i]);
+                        r = -EINVAL;
+                }
+                ka_strv_free(words);
+        }
         if (ka_env_load_list(ld, ka_load_list(ld, node, "envVars"), tmpl, &c->env, &c->n_env) < 0)
                 r = -EINVAL;
         if (load_ports(ld, ka_load_list(ld, node, "ports"), tmpl, c) < 0)
@@ -307,11 +319,53 @@ int ka_container_load(const struct ka_loader *ld, const cJSON *node, const struc
         const cJSON *probe = cJSON_GetObjectItemCaseSensitive(node, "livenessProbe");
         if (probe && !cJSON_IsNull(probe)) {
                 c->probe = ka_new0(struct ka_probe, 1);
+                char **words = NULL;
                 if (ka_load_fill(ld, probe_keys, probe, NULL, c->probe) < 0)
                         r = -EINVAL;
+                else if (ka_split_command_line(c->probe->exec_args, &words) < 0) {
+                        ka_load_error(ld, cJSON_GetObjectItemCaseSensitive(probe, "execArgs"),
+                                      "execArgs: unbalanced quote");
+                        r = -EINVAL;
+                }
+                ka_strv_free(words);
         }
         if (r < 0)
                 return r;
         *ret = KA_TAKE(c);
+        return 0;
+}
+
+int ka_split_command_line(const char *s, char ***ret) {
+        enum { NORMAL, SINGLE, DOUBLE } state = NORMAL;
+        _cleanup_(ka_strv_freep) char **words = NULL;
+        struct ka_buf cur = KA_BUF_INIT(0);
+        bool quoted = false; /* the current word had quotes: "" is a word */
+        for (const char *p = s ? s : ""; *p; p++) {
+                char c = *p;
+                if (state == SINGLE && c == '\'') {
+                        state = NORMAL;
+                } else if (state == DOUBLE && c == '"') {
+                        state = NORMAL;
+                } else if (state != NORMAL) {
+                        ka_buf_putc(&cur, c);
+                } else if (c == '\'' || c == '"') {
+                        state = c == '\'' ? SINGLE : DOUBLE;
+                        quoted = true;
+                } else if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f') {
+                        if (quoted || cur.len) {
+                                words = ka_strv_push(words ? words : ka_new0(char *, 1), cur.data ? cur.data : "");
+                                ka_buf_reset(&cur);
+                                quoted = false;
+                        }
+                } else {
+                        ka_buf_putc(&cur, c);
+                }
+        }
+        if (quoted || cur.len)
+                words = ka_strv_push(words ? words : ka_new0(char *, 1), cur.data ? cur.data : "");
+        ka_buf_free(&cur);
+        if (state != NORMAL)
+                return -EINVAL;
+        *ret = KA_TAKE(words);
         return 0;
 }

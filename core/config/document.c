@@ -96,7 +96,7 @@ int ka_document_load(const char *path, struct ka_document *ret, struct ka_diags 
                         continue;
                 }
                 if (!tree)
-                        continue;      /* an empty file */
+                        continue; /* an empty file */
                 if (!cJSON_IsObject(tree)) {
                         struct ka_loc l;
                         ka_locmap_get(doc.locs, tree, &l);

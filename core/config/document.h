@@ -14,10 +14,10 @@
 #include "yaml/locmap.h"
 
 struct ka_document {
-        cJSON *root;                    /* an object (empty when the file is empty) */
+        cJSON *root; /* an object (empty when the file is empty) */
         struct ka_locmap *locs;
-        char *path;                     /* as given */
-        char **files;                   /* the files read, in order */
+        char *path;   /* as given */
+        char **files; /* the files read, in order */
 };
 
 /* Errors go to diags (one per file that fails to parse). */
