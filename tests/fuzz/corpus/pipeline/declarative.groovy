@@ -1,0 +1,7 @@
+pipeline {
+ agent { kubernetes { yaml '''
+spec:
+  containers: []
+'''.stripIndent() } }
+ stages { stage('a') { steps { sh 'x' } } }
+}

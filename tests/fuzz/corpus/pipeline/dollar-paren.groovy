@@ -1,0 +1,1 @@
+def y = "\$(JENKINS_SECRET) $(JENKINS_NAME)"
