@@ -10,6 +10,7 @@
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/hashmap.h"
 #include "util/json.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -248,6 +249,51 @@ static void test_metrics(void) {
         ka_metrics_reset();
 }
 
+static void test_hashmap(void) {
+        struct ka_hashmap m = KA_HASHMAP_INIT;
+        ok(ka_hashmap_get(&m, "a") == NULL, "an empty map has nothing");
+        ok(ka_hashmap_remove(&m, "a") == NULL, "removing from an empty map is fine");
+        static int values[1000];
+        char key[16];
+        for (int i = 0; i < 1000; i++) {
+                snprintf(key, sizeof(key), "k%d", i);
+                ka_hashmap_put(&m, key, &values[i]);
+        }
+        is_int(m.n, 1000, "1000 entries");
+        int found = 0;
+        for (int i = 0; i < 1000; i++) {
+                snprintf(key, sizeof(key), "k%d", i);
+                found += ka_hashmap_get(&m, key) == &values[i];
+        }
+        is_int(found, 1000, "each one found");
+        ok(ka_hashmap_put(&m, "k5", &values[0]) == &values[5], "put replaces and returns the old value");
+        ka_hashmap_put(&m, "k5", &values[5]);
+        for (int i = 0; i < 1000; i += 2) {
+                snprintf(key, sizeof(key), "k%d", i);
+                ka_hashmap_remove(&m, key);
+        }
+        is_int(m.n, 500, "half removed");
+        found = 0;
+        int gone = 0;
+        for (int i = 0; i < 1000; i++) {
+                snprintf(key, sizeof(key), "k%d", i);
+                void *v = ka_hashmap_get(&m, key);
+                if (i % 2)
+                        found += v == &values[i];
+                else
+                        gone += v == NULL;
+        }
+        ok(found == 500 && gone == 500, "the rest is intact after removals (backward shift keeps runs whole)");
+        size_t it = 0, seen = 0;
+        const char *k;
+        void *v;
+        while (ka_hashmap_next(&m, &it, &k, &v))
+                seen++;
+        is_int(seen, 500, "iteration visits every entry once");
+        ka_hashmap_free(&m);
+        is_int(m.n, 0, "free empties the map");
+}
+
 int main(void) {
         ka_mem_init();
         test_buf();
@@ -259,5 +305,6 @@ int main(void) {
         test_fs();
         test_json();
         test_metrics();
+        test_hashmap();
         return tap_done();
 }
