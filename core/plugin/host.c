@@ -7,9 +7,11 @@
 #include "util/base64.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/mem.h"
 #include "util/metrics.h"
 #include "util/secret.h"
 #include "util/timeutil.h"
+#include "yaml/yaml.h"
 
 KA_PRINTF(3, 4) static void host_log(struct kubeagent_plugin_handle *self, enum kubeagent_log_level level,
                                      const char *fmt, ...) {
@@ -75,6 +77,52 @@ static const struct kubeagent_config_source *host_config_child(const struct kube
         return c;
 }
 
+static const struct kubeagent_config_source *host_config_at(const struct kubeagent_config_source *src,
+                                                            const cJSON *node) {
+        static __thread struct kubeagent_config_source ring[16];
+        static __thread unsigned next;
+        if (!src || !node)
+                return NULL;
+        struct kubeagent_config_source *c = &ring[next++ % KA_ARRAY_SIZE(ring)];
+        *c = ka_cfgsrc(node, src->locs, src->where);
+        return c;
+}
+
+/* A document a plugin loaded: the source handed out is the first member. */
+struct host_doc {
+        struct kubeagent_config_source src;
+        cJSON *root;
+        struct ka_locmap *locs;
+};
+
+static int host_document_load(const char *path, struct kubeagent_config_source **ret_doc, const cJSON **ret_root,
+                              struct ka_error *err) {
+        struct ka_locmap *locs = ka_locmap_new();
+        cJSON *root = NULL;
+        int r = ka_yaml_load_file(path, locs, &root, err);
+        if (r < 0) {
+                ka_locmap_free(locs);
+                return r;
+        }
+        struct host_doc *d = ka_new0(struct host_doc, 1);
+        d->root = root;
+        d->locs = locs;
+        d->src = ka_cfgsrc(root, locs, (struct ka_loc){.file = ka_locmap_intern(locs, path), .line = 0, .col = 0});
+        *ret_doc = &d->src;
+        if (ret_root)
+                *ret_root = root;
+        return 0;
+}
+
+static void host_document_free(struct kubeagent_config_source *doc) {
+        struct host_doc *d = (struct host_doc *)doc;
+        if (!d)
+                return;
+        cJSON_Delete(d->root);
+        ka_locmap_free(d->locs);
+        free(d);
+}
+
 static int host_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len, struct ka_error *err) {
         return ka_read_file(path, max, ret_data, ret_len, err);
 }
@@ -135,6 +183,10 @@ static const struct kubeagent_host host = {
         .metric_set = host_metric_set,
         .bus_send = host_bus_send,
         .bus_recv = host_bus_recv,
+        .document_load = host_document_load,
+        .document_free = host_document_free,
+        .config_at = host_config_at,
+        .parse_time = ka_time_parse_rfc3339,
 };
 
 const struct kubeagent_host *ka_host(void) {

@@ -10,7 +10,11 @@
  *
  * Ownership: every string in a struct kubeagent_endpoint is malloc()ed by the
  * plugin and owned by the core once resolve() returns 0; the core frees the
- * secret members with host->secret_free() and the rest with free(). */
+ * secret members with host->secret_free() and the rest with free().
+ *
+ * Threads: the core calls open(), resolve() and close() of one session from
+ * one thread at a time (it serialises them); different sessions may be used
+ * from different threads at once. */
 #ifndef KUBEAGENT_CREDENTIAL_H
 #define KUBEAGENT_CREDENTIAL_H
 
@@ -49,6 +53,16 @@ struct kubeagent_endpoint {
         char *description;
 };
 
+/* What else a plugin can stand in for (bits of kubeagent_credential_ops.roles). */
+enum kubeagent_credential_role {
+        /* Reads kubeconfig files the way kubectl does.  Its config takes the
+         * keys `path` (one kubeconfig file, used alone, as kubectl's
+         * --kubeconfig; unset: $KUBECONFIG, then ~/.kube/config) and
+         * `context` (kubectl's --context), so that the core can build an
+         * instance from the command line without naming the plugin. */
+        KUBEAGENT_CREDENTIAL_ROLE_KUBECONFIG = 1u << 0,
+};
+
 enum kubeagent_refresh_reason {
         KUBEAGENT_REFRESH_EXPIRED = 1,      /* expires_at_ms passed */
         KUBEAGENT_REFRESH_UNAUTHORIZED = 2, /* the server answered 401 */
@@ -80,7 +94,9 @@ struct kubeagent_credential_ops {
 
         void (*close)(void *session);
 
-        void *reserved[4];
+        unsigned roles;                 /* enum kubeagent_credential_role bits */
+
+        void *reserved[3];
 };
 
 #ifdef __cplusplus

@@ -113,6 +113,28 @@ struct kubeagent_host {
          * core asks the plugin to stop. */
         int (*bus_send)(struct kubeagent_bus *bus, const cJSON *message, struct ka_error *err);
         int (*bus_recv)(struct kubeagent_bus *bus, int timeout_ms, cJSON **ret_message, struct ka_error *err);
+
+        /* -- documents ----------------------------------------------------- */
+        /* Parse a YAML (or JSON) file the plugin reads itself (a kubeconfig)
+         * with the core's YAML loader.  *ret_doc is a config source for the
+         * whole document: config_node(), config_child(), config_at(),
+         * config_fill() and error_at() work on it and blame file:line:col.
+         * *ret_root (may be NULL) is the document's root node, NULL for an
+         * empty file; it lives as long as the document.  Free with
+         * document_free(). */
+        int (*document_load)(const char *path, struct kubeagent_config_source **ret_doc, const cJSON **ret_root,
+                             struct ka_error *err);
+        void (*document_free)(struct kubeagent_config_source *doc);
+        /* The source of any node of the same document as src (an element of
+         * a list, say), for config_fill() and error_at().  Same lifetime as
+         * config_child()'s result: use it at once. */
+        const struct kubeagent_config_source *(*config_at)(const struct kubeagent_config_source *src,
+                                                           const cJSON *node);
+
+        /* -- time, continued ------------------------------------------------ */
+        /* RFC 3339 ("2026-11-26T04:50:14Z", offsets and fractions allowed)
+         * to Unix ms; -EINVAL when it is not one. */
+        int (*parse_time)(const char *rfc3339, int64_t *ret_unix_ms);
 };
 
 #define KUBEAGENT_HOST_HAS(host, member) \

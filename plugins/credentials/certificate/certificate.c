@@ -1,0 +1,287 @@
+/* Credential plugin `certificate`: a client certificate, as a PKCS#12 file
+ * with a password (the minikube .pfx flow of the Jenkins plugin's README) or
+ * as PEM certificate and key files, plus the server's CA.
+ *
+ *     credentials:
+ *       minikube: {type: certificate, server: "https://192.168.99.100:8443",
+ *                  p12File: ~/.minikube/cert.pfx, passwordFile: ~/.minikube/pfx-pass,
+ *                  caFile: ~/.minikube/ca.crt}
+ *
+ * PKCS#12 files made with legacy algorithms (RC2/3DES: OpenSSL 1.x defaults,
+ * many Java and Windows exports) need OpenSSL 3's legacy provider; it is
+ * loaded only when such a file fails to parse without it.  The key and the
+ * certificate chain are handed to the core as PEM. */
+#include <errno.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/pkcs12.h>
+#include <openssl/provider.h>
+#include <openssl/x509v3.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/credutil.h"
+
+struct conf {
+        char *server;
+        char *p12_file;
+        char *password;
+        char *password_file;
+        char *cert_file;
+        char *key_file;
+        char *ca_file;
+        char *ca_data;
+        char *namespace_;
+};
+
+static const struct kubeagent_config_key keys[] = {
+        {"server", KUBEAGENT_CFG_STRING, NULL, 0, offsetof(struct conf, server),
+         "API server URL (the cloud's serverUrl overrides it)"},
+        {"p12File", KUBEAGENT_CFG_PATH, NULL, 0, offsetof(struct conf, p12_file),
+         "PKCS#12 (.p12, .pfx) file with the client certificate and key"},
+        {"password", KUBEAGENT_CFG_SECRET, NULL, 0, offsetof(struct conf, password), "password of the p12File"},
+        {"passwordFile", KUBEAGENT_CFG_PATH, NULL, 0, offsetof(struct conf, password_file),
+         "file holding the password of the p12File"},
+        {"certFile", KUBEAGENT_CFG_PATH, NULL, 0, offsetof(struct conf, cert_file),
+         "PEM client certificate (with keyFile)"},
+        {"keyFile", KUBEAGENT_CFG_PATH, NULL, 0, offsetof(struct conf, key_file), "PEM private key of certFile"},
+        {"caFile", KUBEAGENT_CFG_PATH, NULL, 0, offsetof(struct conf, ca_file), "PEM file of the cluster CA"},
+        {"caData", KUBEAGENT_CFG_STRING, NULL, 0, offsetof(struct conf, ca_data),
+         "the cluster CA as PEM text or base64 of it"},
+        {"namespace", KUBEAGENT_CFG_STRING, NULL, 0, offsetof(struct conf, namespace_),
+         "default namespace (the cloud's namespace overrides it)"},
+        {NULL},
+};
+
+struct session {
+        char *server, *namespace_, *ca_pem, *description;
+        char *cert_pem;
+        char *key_pem;                  /* secret */
+};
+
+static int init(const struct kubeagent_host *host, struct kubeagent_plugin_handle *self, void **ret_state,
+                struct ka_error *err) {
+        (void)self, (void)err;
+        cu_host = host;
+        *ret_state = NULL;
+        return 0;
+}
+
+static int validate(void *state, const void *conf_, const struct kubeagent_config_source *src, struct ka_error *err) {
+        (void)state;
+        const struct conf *c = conf_;
+        if (!c->p12_file == !c->cert_file)
+                return cu_host->error_at(err, src, c->p12_file ? "certFile" : NULL, -EINVAL,
+                                         "certificate credentials need p12File or certFile (with keyFile), "
+                                         "exactly one");
+        if (c->cert_file && !c->key_file)
+                return cu_host->error_at(err, src, "certFile", -EINVAL, "certFile needs keyFile");
+        if (c->p12_file && c->password && c->password_file)
+                return cu_host->error_at(err, src, "passwordFile", -EINVAL,
+                                         "give password or passwordFile, not both");
+        if (c->ca_file && c->ca_data)
+                return cu_host->error_at(err, src, "caData", -EINVAL, "give caFile or caData, not both");
+        return 0;
+}
+
+static void session_free(struct session *s) {
+        if (!s)
+                return;
+        free(s->server);
+        free(s->namespace_);
+        free(s->ca_pem);
+        free(s->description);
+        free(s->cert_pem);
+        cu_host->secret_free(s->key_pem);
+        free(s);
+}
+
+static pthread_once_t legacy_once = PTHREAD_ONCE_INIT;
+static bool legacy_loaded;
+
+static void load_legacy(void) {
+        /* loading "legacy" into the default context hides "default" unless
+         * it is loaded explicitly too */
+        legacy_loaded = OSSL_PROVIDER_load(NULL, "legacy") != NULL && OSSL_PROVIDER_load(NULL, "default") != NULL;
+}
+
+static char *bio_text(BIO *b) {
+        char *p;
+        long n = BIO_get_mem_data(b, &p);
+        return n > 0 ? cu_strndup(p, (size_t)n) : NULL;
+}
+
+static int read_password(const struct conf *c, char **ret, struct ka_error *err) {
+        if (c->password) {
+                *ret = cu_strdup(c->password);
+                cu_host->secret_register(*ret);
+                return 0;
+        }
+        if (!c->password_file) {
+                *ret = cu_strdup("");
+                return 0;
+        }
+        char *data;
+        size_t len;
+        int r = cu_host->read_file(c->password_file, 4096, &data, &len, err);
+        if (r < 0)
+                return r;
+        while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
+                data[--len] = '\0';
+        cu_host->secret_register(data);
+        *ret = data;
+        return 0;
+}
+
+static int load_p12(const struct conf *c, struct session *s, struct ka_error *err) {
+        char *der;
+        size_t len;
+        int r = cu_host->read_file(c->p12_file, CU_FILE_MAX, &der, &len, err);
+        if (r < 0)
+                return r;
+        char *pass;
+        r = read_password(c, &pass, err);
+        if (r < 0) {
+                free(der);
+                return r;
+        }
+        EVP_PKEY *key = NULL;
+        X509 *cert = NULL;
+        STACK_OF(X509) *chain = NULL;
+        ERR_clear_error();
+        for (int pass_no = 0; pass_no < 2 && r == 0; pass_no++) {
+                const unsigned char *p = (const unsigned char *)der;
+                PKCS12 *p12 = d2i_PKCS12(NULL, &p, (long)len);
+                if (!p12) {
+                        r = cu_host->error_set(err, -EINVAL, "%s: not a PKCS#12 file", c->p12_file);
+                        break;
+                }
+                int ok = PKCS12_parse(p12, pass, &key, &cert, &chain);
+                PKCS12_free(p12);
+                if (ok == 1)
+                        break;
+                unsigned long e = ERR_peek_last_error();
+                bool unsupported = ERR_GET_REASON(e) == ERR_R_UNSUPPORTED ||
+                                   ERR_GET_LIB(e) == ERR_LIB_EVP;
+                ERR_clear_error();
+                if (pass_no == 0 && unsupported) {
+                        /* RC2/3DES: needs the legacy provider; try again with it */
+                        pthread_once(&legacy_once, load_legacy);
+                        if (legacy_loaded)
+                                continue;
+                        r = cu_host->error_set(err, -ENOTSUP,
+                                               "%s: uses legacy algorithms and OpenSSL's legacy provider cannot be "
+                                               "loaded (install it, or re-export the file with modern algorithms)",
+                                               c->p12_file);
+                        break;
+                }
+                r = cu_host->error_set(err, -EINVAL, "%s: cannot open it (wrong password, or not a client certificate)",
+                                       c->p12_file);
+        }
+        cu_host->secret_free(pass);
+        memset(der, 0, len);
+        free(der);
+        if (r == 0 && (!key || !cert))
+                r = cu_host->error_set(err, -EINVAL, "%s: holds no private key with its certificate", c->p12_file);
+        if (r == 0) {
+                BIO *cb = BIO_new(BIO_s_mem()), *kb = BIO_new(BIO_s_mem());
+                PEM_write_bio_X509(cb, cert);
+                /* the chain after the leaf, minus the CA it might carry for the server */
+                for (int i = 0; chain && i < sk_X509_num(chain); i++)
+                        if (X509_check_issued(sk_X509_value(chain, i), sk_X509_value(chain, i)) != X509_V_OK)
+                                PEM_write_bio_X509(cb, sk_X509_value(chain, i));
+                PEM_write_bio_PrivateKey(kb, key, NULL, NULL, 0, NULL, NULL);
+                s->cert_pem = bio_text(cb);
+                s->key_pem = bio_text(kb);
+                if (s->key_pem)
+                        cu_host->secret_register(s->key_pem);
+                BIO_free(cb);
+                BIO_free_all(kb);
+                if (!s->cert_pem || !s->key_pem)
+                        r = cu_host->error_set(err, -EIO, "%s: cannot convert it to PEM", c->p12_file);
+        }
+        EVP_PKEY_free(key);
+        X509_free(cert);
+        sk_X509_pop_free(chain, X509_free);
+        ERR_clear_error();
+        return r;
+}
+
+static int open_(void *state, const void *conf_, void **ret_session, struct ka_error *err) {
+        (void)state;
+        const struct conf *c = conf_;
+        if (validate(NULL, c, NULL, err) < 0)
+                return -EINVAL;
+        struct session *s = calloc(1, sizeof(*s));
+        if (!s)
+                return cu_host->error_set(err, -ENOMEM, "out of memory");
+        s->server = cu_strdup(c->server);
+        s->namespace_ = cu_strdup(c->namespace_);
+        int r;
+        if (c->p12_file) {
+                r = load_p12(c, s, err);
+                s->description = cu_printf("client certificate from %s", c->p12_file);
+        } else {
+                r = cu_load_pem(c->cert_file, "certificate", &s->cert_pem, err);
+                if (r == 0)
+                        r = cu_load_pem(c->key_file, "key", &s->key_pem, err);
+                if (r == 0)
+                        r = cu_check_pair(s->cert_pem, s->key_pem, c->key_file, err);
+                s->description = cu_printf("client certificate %s", c->cert_file);
+        }
+        if (r == 0 && c->ca_file)
+                r = cu_load_pem(c->ca_file, "CA", &s->ca_pem, err);
+        else if (r == 0 && c->ca_data)
+                r = cu_pem_or_base64(c->ca_data, "CA", "caData", &s->ca_pem, err);
+        if (r < 0) {
+                session_free(s);
+                return r;
+        }
+        *ret_session = s;
+        return 0;
+}
+
+static int resolve(void *session, enum kubeagent_refresh_reason reason, struct kubeagent_endpoint *ret,
+                   struct ka_error *err) {
+        (void)reason, (void)err;
+        struct session *s = session;
+        *ret = (struct kubeagent_endpoint){
+                .server = cu_strdup(s->server),
+                .namespace_ = cu_strdup(s->namespace_),
+                .ca_pem = cu_strdup(s->ca_pem),
+                .client_cert_pem = cu_strdup(s->cert_pem),
+                .client_key_pem = cu_strdup(s->key_pem),
+                .description = cu_strdup(s->description),
+        };
+        cu_host->secret_register(ret->client_key_pem);
+        return 0;
+}
+
+static void close_(void *session) {
+        session_free(session);
+}
+
+static const struct kubeagent_credential_ops ops = {
+        .open = open_,
+        .resolve = resolve,
+        .close = close_,
+};
+
+static const struct kubeagent_plugin plugin = {
+        KUBEAGENT_PLUGIN_HEADER(KUBEAGENT_KIND_CREDENTIAL),
+        .name = "certificate",
+        .version = PACKAGE_VERSION,
+        .description = "a client certificate: PKCS#12 with a password, or PEM certificate and key",
+        .config_keys = keys,
+        .config_size = sizeof(struct conf),
+        .init = init,
+        .validate = validate,
+        .credential = &ops,
+};
+
+const struct kubeagent_plugin *kubeagent_plugin_entry(void) {
+        return &plugin;
+}
