@@ -457,10 +457,8 @@ static void log_body(struct ka_kube *k, const char *prefix, const char *body, si
 }
 
 static bool is_idempotent(const struct ka_kube_request *req) {
-        if (req->idempotent > 0)
-                return true;
-        if (req->idempotent == 0)
-                return false;
+        if (req->idempotent != 0)
+                return req->idempotent > 0;
         return strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0 ||
                strcmp(req->method, "PUT") == 0 || strcmp(req->method, "DELETE") == 0;
 }

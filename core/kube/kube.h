@@ -86,7 +86,7 @@ struct ka_kube_request {
         const char *content_type;       /* default "application/json" when there is a body */
         const char *accept;             /* default "application/json" */
         const char *what;               /* error prefix: "create pod ci/x"; default "METHOD path" */
-        int idempotent;                 /* -1 (or 0 with KA_KUBE_IDEMPOTENT_AUTO): from the method */
+        int idempotent;                 /* 0: from the method (GET, HEAD, PUT, DELETE); 1 yes; -1 no */
         int64_t timeout_ms;             /* 0: the client's request timeout; <0: none (streams) */
         size_t max_response;            /* 0: the client's cap */
         /* Streams (watch, follow): a 2xx body goes to sink as it arrives
@@ -97,8 +97,6 @@ struct ka_kube_request {
          * becomes true, and returns -ECANCELED. */
         const atomic_bool *stop;
 };
-
-#define KA_KUBE_IDEMPOTENT_AUTO (-1)
 
 struct ka_kube_response {
         int code;                       /* HTTP status, 0 when none arrived */

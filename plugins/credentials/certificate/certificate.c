@@ -101,11 +101,14 @@ static void session_free(struct session *s) {
 
 static pthread_once_t legacy_once = PTHREAD_ONCE_INIT;
 static bool legacy_loaded;
+static OSSL_PROVIDER *legacy_provider, *default_provider;  /* kept for the process's life */
 
 static void load_legacy(void) {
         /* loading "legacy" into the default context hides "default" unless
          * it is loaded explicitly too */
-        legacy_loaded = OSSL_PROVIDER_load(NULL, "legacy") != NULL && OSSL_PROVIDER_load(NULL, "default") != NULL;
+        legacy_provider = OSSL_PROVIDER_load(NULL, "legacy");
+        default_provider = OSSL_PROVIDER_load(NULL, "default");
+        legacy_loaded = legacy_provider && default_provider;
 }
 
 static char *bio_text(BIO *b) {
