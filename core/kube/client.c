@@ -246,9 +246,6 @@ void ka_kube_path_add(struct ka_buf *p, const char *segment) {
         }
 }
 
-const char *ka_kube_namespace(const struct ka_kube *k) {
-        return k->namespace_ ? k->namespace_ : "default";
-}
 
 void ka_kube_counters(struct ka_kube *k, struct ka_kube_counters *ret) {
         pthread_mutex_lock(&k->lock);
@@ -297,6 +294,24 @@ static int get_endpoint(struct ka_kube *k, struct ka_kube_endpoint **ret, struct
         learn_namespace(k, e);
         *ret = e;
         return 0;
+}
+
+const char *ka_kube_namespace(struct ka_kube *k) {
+        pthread_mutex_lock(&k->lock);
+        const char *ns = k->namespace_;
+        pthread_mutex_unlock(&k->lock);
+        if (!ns) {
+                /* the credentials may name one (a kubeconfig context) */
+                struct ka_kube_endpoint *e;
+                if (get_endpoint(k, &e, NULL) == 0)
+                        ka_kube_endpoint_unref(k->cred, e);
+                pthread_mutex_lock(&k->lock);
+                if (!k->namespace_)
+                        k->namespace_ = ka_strdup("default");
+                ns = k->namespace_;
+                pthread_mutex_unlock(&k->lock);
+        }
+        return ns;
 }
 
 int ka_kube_describe(struct ka_kube *k, char **ret, struct ka_error *err) {

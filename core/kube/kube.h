@@ -71,8 +71,10 @@ int ka_kube_new(const struct ka_kube_options *o, struct ka_kube **ret, struct ka
 void ka_kube_free(struct ka_kube *k);
 KA_DEFINE_CLEANUP(struct ka_kube, ka_kube_free)
 
-/* The namespace requests default to. */
-const char *ka_kube_namespace(const struct ka_kube *k);
+/* The namespace requests default to: the options', else the credentials'
+ * (resolving them on first use), else "default".  Stable for the client's
+ * life. */
+const char *ka_kube_namespace(struct ka_kube *k);
 /* "https://host:port via kubeconfig /x/config context ci" (resolves the
  * endpoint; never shows a secret). */
 int ka_kube_describe(struct ka_kube *k, char **ret, struct ka_error *err);

@@ -214,6 +214,11 @@ int cred_open(const struct ka_registry *reg, const char *name, const char *yaml,
         return r;
 }
 
+static void diag_line(void *ud, const char *line) {
+        (void)ud;
+        tap_diag("%s", line);
+}
+
 struct ka_kube *client_new(struct ka_kube_cred *cred, struct ka_kube_options *o) {
         struct ka_kube_options def;
         if (!o) {
@@ -223,6 +228,8 @@ struct ka_kube *client_new(struct ka_kube_cred *cred, struct ka_kube_options *o)
                 o->qps = -1;
         }
         o->cred = cred;
+        if (getenv("KA_TEST_LOG_HTTP") && !o->http_log)
+                o->http_log = diag_line;        /* debugging a test: KA_TEST_LOG_HTTP=1 */
         struct ka_kube *k = NULL;
         struct ka_error err = {0};
         if (ka_kube_new(o, &k, &err) < 0)
