@@ -114,7 +114,14 @@ static void load_legacy(void) {
 static char *bio_text(BIO *b) {
         char *p;
         long n = BIO_get_mem_data(b, &p);
-        return n > 0 ? cu_strndup(p, (size_t)n) : NULL;
+        if (n <= 0)
+                return NULL;
+        char *s = malloc((size_t)n + 1);
+        if (!s)
+                abort();
+        memcpy(s, p, (size_t)n);
+        s[n] = '\0';
+        return s;
 }
 
 static int read_password(const struct conf *c, char **ret, struct ka_error *err) {
