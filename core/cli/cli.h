@@ -54,5 +54,6 @@ void ka_cli_print_diags(const struct ka_diags *d);
 
 int ka_cmd_plugins(struct ka_cli *cli, int argc, char **argv);
 int ka_cmd_check(struct ka_cli *cli, int argc, char **argv);
+int ka_cmd_render(struct ka_cli *cli, int argc, char **argv);
 
 #endif

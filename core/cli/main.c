@@ -14,6 +14,7 @@
 static const struct ka_cli_command commands[] = {
         {"plugins", ka_cmd_plugins, "list the loaded plugins and their config keys"},
         {"check", ka_cmd_check, "validate a config and summarise its clouds and templates"},
+        {"render", ka_cmd_render, "print the pod a template renders to"},
 };
 
 static void usage(FILE *f) {

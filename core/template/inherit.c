@@ -184,14 +184,15 @@ struct ka_template *ka_template_combine(const struct ka_template *parent, const 
                 if (!find_container(p->containers, p->n_containers, c->containers[i]->name))
                         PUSH(out->containers, out->n_containers, take_container(c->containers[i]));
 
-        /* volumes by mount path */
+        /* volumes by mount path: a child's replaces a parent's (two of one
+         * template at one path stay, and rendering keeps the first) */
         for (size_t i = 0; i < p->n_volumes; i++)
                 PUSH(out->volumes, out->n_volumes, p->volumes[i]);
         for (size_t i = 0; i < c->n_volumes; i++) {
                 size_t j = 0;
-                while (j < out->n_volumes && strcmp(out->volumes[j]->mount_path, c->volumes[i]->mount_path) != 0)
+                while (j < p->n_volumes && strcmp(out->volumes[j]->mount_path, c->volumes[i]->mount_path) != 0)
                         j++;
-                if (j < out->n_volumes)
+                if (j < p->n_volumes)
                         out->volumes[j] = c->volumes[i];
                 else
                         PUSH(out->volumes, out->n_volumes, c->volumes[i]);

@@ -40,7 +40,9 @@ static const char *template_name(const struct ka_template *t) {
 void ka_prov_origin(struct ka_locmap *prov, const cJSON *tree, const struct ka_origin *o, const char *what) {
         if (!prov)
                 return;
-        if (o->loc.file)
+        if (!o->tmpl)
+                ka_prov_note_tree(prov, tree, "default (%s not set)", what);
+        else if (o->loc.file)
                 ka_prov_note_tree(prov, tree, "template %s %s (%s:%u:%u)", template_name(o->tmpl), what, o->loc.file,
                                   o->loc.line, o->loc.col);
         else

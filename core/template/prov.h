@@ -12,7 +12,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "config/config.h"
+#include "template.h"
 #include "yaml/locmap.h"
 
 void ka_prov_note(struct ka_locmap *prov, const cJSON *node, const char *fmt, ...) KA_PRINTF(3, 4);
@@ -22,7 +22,5 @@ void ka_prov_note_tree(struct ka_locmap *prov, const cJSON *tree, const char *fm
 void ka_prov_origin(struct ka_locmap *prov, const cJSON *tree, const struct ka_origin *o, const char *what);
 /* A copy of a fragment's pod, each node noted with its place in the fragment. */
 cJSON *ka_prov_fragment_copy(struct ka_locmap *prov, const struct ka_fragment *f);
-/* The text for a node, or NULL. */
-const char *ka_prov_get(const struct ka_locmap *prov, const cJSON *node);
 
 #endif

@@ -104,4 +104,46 @@ cJSON *ka_pod_merge(enum ka_yaml_merge strategy, const cJSON *parent, const cJSO
  * prov, every node's origin is recorded (see render.c). */
 cJSON *ka_template_yaml_pod(const struct ka_template *t, struct ka_locmap *prov);
 
+/* ---- rendering (render.c) ------------------------------------------------------ */
+
+/* The plugin's default agent image (§2.2); a cloud's jnlpregistry prefixes it. */
+#define KA_DEFAULT_AGENT_IMAGE "jenkins/inbound-agent:3355.v388858a_47b_33-3-jdk21"
+
+struct ka_render_params {
+        const char *agent_name; /* the pod (= agent) name; NULL: the template's name + 5 random characters */
+        const char *secret;     /* JENKINS_SECRET and ${computer.jnlpmac}: required */
+        /* The Jenkins URL the agents use, first set wins: jenkins_url (an
+         * override, e.g. `render --jenkins-url`), the cloud's jenkinsUrl,
+         * $KUBERNETES_JENKINS_URL (not for a WebSocket cloud with
+         * credentials), jenkins_root_url (the controller's own root URL, as a
+         * frontend knows it).  A trailing '/' is added. */
+        const char *jenkins_url;
+        const char *jenkins_root_url;
+        /* directConnection clouds: Jenkins' advertised inbound TCP HOST:PORT
+         * and its instance identity (base64 public key). */
+        const char *direct_endpoint;
+        const char *instance_identity;
+        /* Templates inheritFrom may also name (a pipeline's, registered ones). */
+        const struct ka_template *const *extra;
+        size_t n_extra;
+        bool explain; /* fill ka_rendered.prov */
+};
+
+struct ka_rendered {
+        cJSON *pod;             /* apiVersion v1, kind Pod, keys sorted as kubectl prints them */
+        cJSON *extra_objects;   /* array: objects to create after the pod (dynamic PVCs), labelled
+                                 * like it; the worker sets their namespace and owner */
+        struct ka_locmap *prov; /* with explain: where each node came from (ka_prov_get) */
+};
+
+/* Render a template of `cloud` (its parents applied first).  Problems go to
+ * diags: warnings (a missing parent) and errors (a cycle, no Jenkins URL,
+ * an invalid agent name, a volume plugin failing). */
+int ka_template_render(const struct ka_cloud *cloud, const struct ka_template *t, const struct ka_render_params *params,
+                       struct ka_rendered *ret, struct ka_diags *diags);
+void ka_rendered_free(struct ka_rendered *r);
+
+/* For --explain: the origin text of a node of a rendered pod, or NULL. */
+const char *ka_prov_get(const struct ka_locmap *prov, const cJSON *node);
+
 #endif

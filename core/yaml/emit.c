@@ -10,6 +10,17 @@
 #include "util/mem.h"
 #include "yaml.h"
 
+/* ka_yaml_emit_notes(): the comment source of the tree being written. */
+static __thread const char *(*note_fn)(const cJSON *node, void *ctx);
+static __thread void *note_ctx;
+
+static void end_line(struct ka_buf *out, const cJSON *n) {
+        const char *text = note_fn ? note_fn(n, note_ctx) : NULL;
+        if (text)
+                ka_buf_printf(out, "  # %s", text);
+        ka_buf_putc(out, '\n');
+}
+
 static void indent(struct ka_buf *out, int n) {
         for (int i = 0; i < n; i++)
                 ka_buf_putc(out, ' ');
@@ -138,11 +149,13 @@ static void quoted(struct ka_buf *out, const char *s) {
         ka_buf_putc(out, '"');
 }
 
-static void literal(struct ka_buf *out, const char *s, int ind) {
+static void literal(struct ka_buf *out, const cJSON *node, int ind) {
+        const char *s = node->valuestring;
         size_t n = strlen(s), trailing = 0;
         while (trailing < n && s[n - 1 - trailing] == '\n')
                 trailing++;
-        ka_buf_puts(out, trailing == 0 ? "|-\n" : trailing == 1 ? "|\n" : "|+\n");
+        ka_buf_puts(out, trailing == 0 ? "|-" : trailing == 1 ? "|" : "|+");
+        end_line(out, node);
         const char *p = s, *end = s + n - (trailing ? trailing : 0);
         while (p < end) {
                 const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -190,13 +203,13 @@ static void sequence(struct ka_buf *out, const cJSON *n, int ind);
 static void scalar(struct ka_buf *out, const cJSON *n, int ind) {
         if (cJSON_IsString(n)) {
                 if (literal_ok(n->valuestring))
-                        literal(out, n->valuestring, ind);
+                        literal(out, n, ind);
                 else {
                         if (plain_safe(n->valuestring))
                                 ka_buf_puts(out, n->valuestring);
                         else
                                 quoted(out, n->valuestring);
-                        ka_buf_putc(out, '\n');
+                        end_line(out, n);
                 }
                 return;
         }
@@ -212,7 +225,7 @@ static void scalar(struct ka_buf *out, const cJSON *n, int ind) {
                 ka_buf_puts(out, "[]");
         else
                 ka_buf_puts(out, "null");
-        ka_buf_putc(out, '\n');
+        end_line(out, n);
 }
 
 static void mapping(struct ka_buf *out, const cJSON *n, int ind, bool first_inline) {
@@ -260,5 +273,15 @@ static void value(struct ka_buf *out, const cJSON *n, int ind) {
 
 int ka_yaml_emit(const cJSON *node, struct ka_buf *out) {
         value(out, node, 0);
+        return 0;
+}
+
+int ka_yaml_emit_notes(const cJSON *node, struct ka_buf *out, const char *(*note)(const cJSON *node, void *ctx),
+                       void *ctx) {
+        note_fn = note;
+        note_ctx = ctx;
+        value(out, node, 0);
+        note_fn = NULL;
+        note_ctx = NULL;
         return 0;
 }

@@ -46,5 +46,9 @@ cJSON *ka_yaml_resolve_plain(const char *s);
 
 /* Write a tree as block-style YAML (kubectl's layout). */
 int ka_yaml_emit(const cJSON *node, struct ka_buf *out);
+/* The same, ending the line of each scalar (and empty collection) with
+ * "  # <text>" when note() returns a text for its node. */
+int ka_yaml_emit_notes(const cJSON *node, struct ka_buf *out, const char *(*note)(const cJSON *node, void *ctx),
+                       void *ctx);
 
 #endif

@@ -13,7 +13,7 @@ for f in "$top_srcdir"/config/examples/*.yaml; do
         [ -e "$f" ] || continue
         out=$("$KUBEAGENT" check -c "$f" 2>&1); rc=$?
         expect_eq "$rc" 0 "example $(basename "$f") passes check"
-        expect_no_match "$out" "warning" "example $(basename "$f") has no warnings"
+        expect_no_match "$out" ": warning:" "example $(basename "$f") has no warnings"
 done
 
 d=$(tmpdir)

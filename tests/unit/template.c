@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "fixture.h"
 #include "tap.h"
 #include "template/template.h"
 #include "util/buf.h"
@@ -17,43 +18,8 @@
 #include "util/str.h"
 #include "yaml/yaml.h"
 
-static char dir[] = "/tmp/ka-template-XXXXXX";
-static struct ka_registry reg;
-
-/* Loaded configs live until the end (templates borrow from them). */
-static struct ka_document docs[64];
-static struct ka_config *cfgs[64];
-static size_t n_cfgs;
-
-/* The cloud of a config with more cloud keys (YAML lines) and templates
- * (YAML list items). */
-static const struct ka_cloud *cloud_with(const char *cloud_keys, const char *templates_yaml) {
-        _cleanup_free_ char *name = ka_asprintf("c%zu.yaml", n_cfgs);
-        _cleanup_free_ char *path = ka_path_join(dir, name);
-        _cleanup_free_ char *text = ka_asprintf("jenkins:\n  clouds:\n    - kubernetes:\n        name: test\n%s"
-                                                "        templates:\n%s",
-                                                cloud_keys, templates_yaml);
-        struct ka_error err = {0};
-        ka_write_file_atomic(path, text, strlen(text), 0644, &err);
-        struct ka_diags d = {0};
-        size_t i = n_cfgs++;
-        if (ka_document_load(path, &docs[i], &d) < 0 || ka_config_load(&docs[i], &reg, &cfgs[i], &d) < 0) {
-                ka_diags_print(&d, stdout);
-                ka_diags_free(&d);
-                tap_diag("bad test config:\n%s", text);
-                abort();
-        }
-        ka_diags_free(&d);
-        return cfgs[i]->clouds[0];
-}
-
 static const struct ka_cloud *cloud_of(const char *templates_yaml) {
-        return cloud_with("", templates_yaml);
-}
-
-static const struct ka_template *tmpl(const char *one_template_yaml) {
-        _cleanup_free_ char *t = ka_asprintf("          - %s\n", one_template_yaml);
-        return cloud_of(t)->templates[0];
+        return fixture_cloud("", templates_yaml);
 }
 
 static cJSON *json(const char *text) {
@@ -88,7 +54,7 @@ static void test_combine_templates(void) {
         struct ka_template *r;
 
         /* shouldReturnPodTemplateWhenParentIsNull, shouldReturnContainerTemplateWhenParentIsNull */
-        c = tmpl("{name: t, label: l, serviceAccount: sa, containers: [{name: jnlp, image: 'jnlp:2'}]}");
+        c = fixture_template("{name: t, label: l, serviceAccount: sa, containers: [{name: jnlp, image: 'jnlp:2'}]}");
         r = ka_template_combine(NULL, c);
         ok(strcmp(r->name, "t") == 0 && strcmp(r->service_account, "sa") == 0 && r->n_containers == 1,
            "combine(null, template) is the template");
@@ -96,8 +62,8 @@ static void test_combine_templates(void) {
         ka_template_free(r);
 
         /* shouldOverrideTheImageAndInheritTheRest */
-        p = tmpl("{name: p, containers: [{name: maven, image: 'maven:1', command: 'sh -c', args: cat}]}");
-        c = tmpl("{name: c, containers: [{name: maven, image: 'maven:2'}]}");
+        p = fixture_template("{name: p, containers: [{name: maven, image: 'maven:1', command: 'sh -c', args: cat}]}");
+        c = fixture_template("{name: c, containers: [{name: maven, image: 'maven:2'}]}");
         r = ka_template_combine(p, c);
         const struct ka_container *m = container(r, "maven");
         ok(m && strcmp(m->image, "maven:2") == 0, "child image overrides");
@@ -106,9 +72,9 @@ static void test_combine_templates(void) {
         ka_template_free(r);
 
         /* shouldOverrideServiceAccountIfSpecified */
-        p = tmpl("{name: p, serviceAccount: sa}");
-        c = tmpl("{name: c, serviceAccount: sa1}");
-        c2 = tmpl("{name: c2}");
+        p = fixture_template("{name: p, serviceAccount: sa}");
+        c = fixture_template("{name: c, serviceAccount: sa1}");
+        c2 = fixture_template("{name: c2}");
         r = ka_template_combine(p, c);
         is_str(r->service_account, "sa1", "child serviceAccount wins");
         ka_template_free(r);
@@ -117,8 +83,8 @@ static void test_combine_templates(void) {
         ka_template_free(r);
 
         /* shouldOverrideNodeSelectorIfSpecified */
-        p = tmpl("{name: p, nodeSelector: 'key:value'}");
-        c = tmpl("{name: c, nodeSelector: 'key:value1'}");
+        p = fixture_template("{name: p, nodeSelector: 'key:value'}");
+        c = fixture_template("{name: c, nodeSelector: 'key:value1'}");
         r = ka_template_combine(p, c);
         is_str(r->node_selector, "key:value1", "child nodeSelector replaces the whole string");
         ka_template_free(r);
@@ -127,10 +93,10 @@ static void test_combine_templates(void) {
         ka_template_free(r);
 
         /* shouldCombineAllImagePullSecrets */
-        p = tmpl("{name: p, imagePullSecrets: [{name: s1}]}");
-        c = tmpl("{name: c, imagePullSecrets: [{name: s1}, {name: s2}, {name: s3}]}");
-        c2 = tmpl("{name: c2, imagePullSecrets: [{name: s2}, {name: s3}]}");
-        c3 = tmpl("{name: c3}");
+        p = fixture_template("{name: p, imagePullSecrets: [{name: s1}]}");
+        c = fixture_template("{name: c, imagePullSecrets: [{name: s1}, {name: s2}, {name: s3}]}");
+        c2 = fixture_template("{name: c2, imagePullSecrets: [{name: s2}, {name: s3}]}");
+        c3 = fixture_template("{name: c3}");
         const struct ka_template *children[] = {c, c2, c3};
         const size_t want_secrets[] = {3, 3, 1};
         for (size_t i = 0; i < 3; i++) {
@@ -140,8 +106,8 @@ static void test_combine_templates(void) {
         }
 
         /* shouldCombineAllAnnotations */
-        p = tmpl("{name: p, annotations: [{key: key1, value: value1}, {key: key2, value: value2}]}");
-        c = tmpl("{name: c, annotations: [{key: key1, value: value3}]}");
+        p = fixture_template("{name: p, annotations: [{key: key1, value: value1}, {key: key2, value: value2}]}");
+        c = fixture_template("{name: c, annotations: [{key: key1, value: value3}]}");
         r = ka_template_combine(p, c);
         ok(r->n_annotations == 2 && strcmp(r->annotations[0]->key, "key1") == 0 &&
                    strcmp(r->annotations[0]->value, "value3") == 0,
@@ -149,9 +115,10 @@ static void test_combine_templates(void) {
         ka_template_free(r);
 
         /* shouldDropNoDataWhenIdentical */
-        p = tmpl("{name: t, namespace: ns, label: l, serviceAccount: sa, nodeSelector: 'k=v', "
-                 "nodeUsageMode: EXCLUSIVE, imagePullSecrets: [{name: secret1}], inheritFrom: x, instanceCap: 99, "
-                 "yaml: 'spec: {}'}");
+        p = fixture_template(
+                "{name: t, namespace: ns, label: l, serviceAccount: sa, nodeSelector: 'k=v', "
+                "nodeUsageMode: EXCLUSIVE, imagePullSecrets: [{name: secret1}], inheritFrom: x, instanceCap: 99, "
+                "yaml: 'spec: {}'}");
         r = ka_template_combine(p, p);
         ok(strcmp(r->name, "t") == 0 && strcmp(r->namespace_, "ns") == 0 && strcmp(r->label, "l") == 0 &&
                    strcmp(r->service_account, "sa") == 0 && strcmp(r->node_selector, "k=v") == 0 &&
@@ -162,12 +129,13 @@ static void test_combine_templates(void) {
         ka_template_free(r);
 
         /* shouldCombineAllPodKeyValueEnvVars / SecretEnvVars, at pod and container level */
-        p = tmpl("{name: p, envVars: [{envVar: {key: key-1, value: v}}], "
-                 "containers: [{name: a, image: a, envVars: [{secretEnvVar: {key: key-1, secretName: s, "
-                 "secretKey: k}}]}]}");
-        c = tmpl("{name: c, envVars: [{envVar: {key: key-2, value: v}}, {secretEnvVar: {key: key-3, secretName: s, "
-                 "secretKey: k}}], containers: [{name: a, image: a, envVars: [{envVar: {key: key-2, value: v}}, "
-                 "{envVar: {key: key-3, value: v}}]}]}");
+        p = fixture_template("{name: p, envVars: [{envVar: {key: key-1, value: v}}], "
+                             "containers: [{name: a, image: a, envVars: [{secretEnvVar: {key: key-1, secretName: s, "
+                             "secretKey: k}}]}]}");
+        c = fixture_template(
+                "{name: c, envVars: [{envVar: {key: key-2, value: v}}, {secretEnvVar: {key: key-3, secretName: s, "
+                "secretKey: k}}], containers: [{name: a, image: a, envVars: [{envVar: {key: key-2, value: v}}, "
+                "{envVar: {key: key-3, value: v}}]}]}");
         r = ka_template_combine(p, c);
         ok(r->n_env == 3 && strcmp(r->env[0]->key, "key-1") == 0 && strcmp(r->env[1]->key, "key-2") == 0 &&
                    strcmp(r->env[2]->key, "key-3") == 0,
@@ -178,16 +146,16 @@ static void test_combine_templates(void) {
            "container env vars united in order");
         ka_template_free(r);
         /* shouldFilterOutNullOrEmpty...EnvVars: an empty key is dropped (with a warning) */
-        p = tmpl("{name: p, envVars: [{envVar: {key: '', value: v}}], "
-                 "containers: [{name: a, image: a, envVars: [{secretEnvVar: {key: ' ', secretName: s, "
-                 "secretKey: k}}]}]}");
+        p = fixture_template("{name: p, envVars: [{envVar: {key: '', value: v}}], "
+                             "containers: [{name: a, image: a, envVars: [{secretEnvVar: {key: ' ', secretName: s, "
+                             "secretKey: k}}]}]}");
         r = ka_template_combine(p, p);
         ok(r->n_env == 0 && container(r, "a")->n_env == 0, "env vars without a name are dropped");
         ka_template_free(r);
 
         /* childShouldOverrideParentActiveDeadlineSeconds, shouldCombineActiveDeadlineSeconds */
-        p = tmpl("{name: p, activeDeadlineSeconds: 1}");
-        c = tmpl("{name: c, activeDeadlineSeconds: 2}");
+        p = fixture_template("{name: p, activeDeadlineSeconds: 1}");
+        c = fixture_template("{name: c, activeDeadlineSeconds: 2}");
         r = ka_template_combine(p, c);
         is_int(r->active_deadline_seconds, 2, "child activeDeadlineSeconds wins");
         ka_template_free(r);
@@ -196,40 +164,44 @@ static void test_combine_templates(void) {
         ka_template_free(r);
 
         /* shouldCombineAllMounts: volumes by mount path */
-        p = tmpl("{name: p, volumes: [{hostPathVolume: {hostPath: /host/mnt1, mountPath: /container/mnt1}}, "
-                 "{hostPathVolume: {hostPath: /host/mnt2, mountPath: /container/mnt2}}]}");
-        c = tmpl("{name: c, volumes: [{hostPathVolume: {hostPath: /host/mnt3, mountPath: /container/mnt3}}, "
-                 "{hostPathVolume: {hostPath: /host/mnt1, mountPath: /container/mnt4}}]}");
+        p = fixture_template(
+                "{name: p, volumes: [{hostPathVolume: {hostPath: /host/mnt1, mountPath: /container/mnt1}}, "
+                "{hostPathVolume: {hostPath: /host/mnt2, mountPath: /container/mnt2}}]}");
+        c = fixture_template(
+                "{name: c, volumes: [{hostPathVolume: {hostPath: /host/mnt3, mountPath: /container/mnt3}}, "
+                "{hostPathVolume: {hostPath: /host/mnt1, mountPath: /container/mnt4}}]}");
         r = ka_template_combine(p, c);
         is_int(r->n_volumes, 4, "volumes at four mount paths are all kept");
         ka_template_free(r);
-        c = tmpl("{name: c, volumes: [{emptyDirVolume: {mountPath: /container/mnt2/}}]}");
+        c = fixture_template("{name: c, volumes: [{emptyDirVolume: {mountPath: /container/mnt2/}}]}");
         r = ka_template_combine(p, c);
         ok(r->n_volumes == 2 && strcmp(r->volumes[1]->symbol, "emptyDirVolume") == 0,
            "a child volume at the same (normalised) mount path replaces the parent's");
         ka_template_free(r);
 
         /* shouldCombineAllPorts: by name */
-        p = tmpl("{name: p, containers: [{name: a, image: a, ports: [{name: port-1, containerPort: 1}]}]}");
-        c = tmpl("{name: c, containers: [{name: a, image: a}]}");
+        p = fixture_template("{name: p, containers: [{name: a, image: a, ports: [{name: port-1, containerPort: 1}]}]}");
+        c = fixture_template("{name: c, containers: [{name: a, image: a}]}");
         r = ka_template_combine(p, c);
         is_int(container(r, "a")->n_ports, 1, "port-1 + nothing = port-1");
         ka_template_free(r);
-        c = tmpl("{name: c, containers: [{name: a, image: a, ports: [{name: port-2, containerPort: 2}]}]}");
+        c = fixture_template("{name: c, containers: [{name: a, image: a, ports: [{name: port-2, containerPort: 2}]}]}");
         r = ka_template_combine(p, c);
         is_int(container(r, "a")->n_ports, 2, "port-1 + port-2 = both");
         ka_template_free(r);
-        c = tmpl("{name: c, containers: [{name: a, image: a, ports: [{name: port-1, containerPort: 3}]}]}");
+        c = fixture_template("{name: c, containers: [{name: a, image: a, ports: [{name: port-1, containerPort: 3}]}]}");
         r = ka_template_combine(p, c);
         ok(container(r, "a")->n_ports == 1 && container(r, "a")->ports[0]->container_port == 3,
            "a child port with the same name replaces the parent's");
         ka_template_free(r);
 
         /* shouldCombineAllResources */
-        p = tmpl("{name: p, containers: [{name: a, image: a, resourceLimitCpu: '1', resourceLimitMemory: 1Gi, "
-                 "resourceRequestCpu: 100m, resourceRequestMemory: 156Mi}]}");
-        c = tmpl("{name: c, containers: [{name: a, image: a, resourceLimitCpu: '2', resourceLimitMemory: 2Gi, "
-                 "resourceRequestCpu: 200m, resourceRequestMemory: 256Mi}]}");
+        p = fixture_template(
+                "{name: p, containers: [{name: a, image: a, resourceLimitCpu: '1', resourceLimitMemory: 1Gi, "
+                "resourceRequestCpu: 100m, resourceRequestMemory: 156Mi}]}");
+        c = fixture_template(
+                "{name: c, containers: [{name: a, image: a, resourceLimitCpu: '2', resourceLimitMemory: 2Gi, "
+                "resourceRequestCpu: 200m, resourceRequestMemory: 256Mi}]}");
         r = ka_template_combine(p, c);
         m = container(r, "a");
         ok(strcmp(m->limits[KA_RES_CPU], "2") == 0 && strcmp(m->limits[KA_RES_MEMORY], "2Gi") == 0 &&
@@ -238,33 +210,33 @@ static void test_combine_templates(void) {
         ka_template_free(r);
 
         /* booleans: true if the child says true, else the parent's */
-        p = tmpl("{name: p, agentInjection: true, showRawYaml: false, hostNetwork: true, "
-                 "containers: [{name: a, image: a, ttyEnabled: true, privileged: true}]}");
-        c = tmpl("{name: c, agentInjection: false, showRawYaml: true, containers: [{name: a, image: a, "
-                 "ttyEnabled: false}]}");
+        p = fixture_template("{name: p, agentInjection: true, showRawYaml: false, hostNetwork: true, "
+                             "containers: [{name: a, image: a, ttyEnabled: true, privileged: true}]}");
+        c = fixture_template("{name: c, agentInjection: false, showRawYaml: true, containers: [{name: a, image: a, "
+                             "ttyEnabled: false}]}");
         r = ka_template_combine(p, c);
         ok(r->agent_injection == 1 && r->show_raw_yaml == 0 && r->host_network == 1, "template booleans");
         ok(container(r, "a")->tty == 1 && container(r, "a")->privileged == 1, "container booleans");
         ka_template_free(r);
 
         /* caps and timeouts: the child's unless it is the default */
-        p = tmpl("{name: p, instanceCap: 3, slaveConnectTimeout: 60, idleMinutes: 5}");
-        c = tmpl("{name: c, slaveConnectTimeout: 1000}");
+        p = fixture_template("{name: p, instanceCap: 3, slaveConnectTimeout: 60, idleMinutes: 5}");
+        c = fixture_template("{name: c, slaveConnectTimeout: 1000}");
         r = ka_template_combine(p, c);
         ok(r->instance_cap == 3 && r->slave_connect_timeout == 60 && r->idle_minutes == 5,
            "default-valued child fields fall back to the parent's");
         ka_template_free(r);
 
         /* workspace volume: the child's unless default */
-        p = tmpl("{name: p, workspaceVolume: {hostPathWorkspaceVolume: {hostPath: /w}}}");
-        c = tmpl("{name: c, workspaceVolume: {emptyDirWorkspaceVolume: {memory: false}}}");
+        p = fixture_template("{name: p, workspaceVolume: {hostPathWorkspaceVolume: {hostPath: /w}}}");
+        c = fixture_template("{name: c, workspaceVolume: {emptyDirWorkspaceVolume: {memory: false}}}");
         r = ka_template_combine(p, c);
         ok(r->workspace_volume && strcmp(r->workspace_volume->symbol, "hostPathWorkspaceVolume") == 0,
            "a default workspace volume counts as not set");
         ka_template_free(r);
 
         /* podRetention is not inherited */
-        p = tmpl("{name: p, podRetention: always}");
+        p = fixture_template("{name: p, podRetention: always}");
         r = ka_template_combine(p, c);
         ok(r->pod_retention == NULL, "podRetention is the child's own");
         ka_template_free(r);
@@ -309,9 +281,9 @@ static void test_unwrap(void) {
         ka_template_free(r);
 
         /* defaultsProviderTemplate: first parent of every template */
-        cl = cloud_with("        defaultsProviderTemplate: defaults\n",
-                        "          - {name: defaults, serviceAccount: dsa, label: d}\n"
-                        "          - {name: a, label: a, containers: [{name: c, image: c}]}\n");
+        cl = fixture_cloud("        defaultsProviderTemplate: defaults\n",
+                           "          - {name: defaults, serviceAccount: dsa, label: d}\n"
+                           "          - {name: a, label: a, containers: [{name: c, image: c}]}\n");
         is_int(ka_template_unwrap(cl, cl->templates[1], NULL, 0, &r, &d), 0, "unwrap with a defaults provider");
         is_str(r->service_account, "dsa", "the defaults provider is an implicit first parent");
         ka_template_free(r);
@@ -319,7 +291,8 @@ static void test_unwrap(void) {
         ka_template_free(r);
 
         /* extra (pipeline) templates inherit from config ones, and the other way round */
-        const struct ka_template *pipeline = tmpl("{name: pipe, inheritFrom: a, containers: [{name: p, image: p}]}");
+        const struct ka_template *pipeline =
+                fixture_template("{name: pipe, inheritFrom: a, containers: [{name: p, image: p}]}");
         const struct ka_template *extra[] = {pipeline};
         is_int(ka_template_unwrap(cl, pipeline, extra, 1, &r, &d), 0, "unwrap a template from elsewhere");
         is_int(r->n_containers, 2, "it inherits from the cloud's templates");
@@ -332,8 +305,8 @@ static void test_unwrap(void) {
         is_int(d.warnings, warnings + 1, "with a warning");
         like(d.v[d.n - 1].msg, "inheritFrom: no template named \"gone\" in cloud \"test\"; ignored", "naming it");
         ka_template_free(r);
-        const struct ka_template *x = tmpl("{name: xx, inheritFrom: yy}");
-        const struct ka_template *y = tmpl("{name: yy, inheritFrom: xx}");
+        const struct ka_template *x = fixture_template("{name: xx, inheritFrom: yy}");
+        const struct ka_template *y = fixture_template("{name: yy, inheritFrom: xx}");
         const struct ka_template *xy[] = {x, y};
         r = NULL;
         is_int(ka_template_unwrap(NULL, x, xy, 2, &r, &d), -ELOOP, "a cycle is an error");
@@ -611,11 +584,11 @@ static void test_yaml_strategy(void) {
                 ka_diags_free(&d);
         }
         /* testParseYaml; octal and decimal modes parse alike */
-        const struct ka_template *t = tmpl("{name: t, yaml: '{}'}");
+        const struct ka_template *t = fixture_template("{name: t, yaml: '{}'}");
         cJSON *pod = ka_template_yaml_pod(t, NULL);
         is_json(pod, "", "{}", "yaml '{}' is an empty pod");
         cJSON_Delete(pod);
-        t = tmpl("{name: t, yaml: ''}");
+        t = fixture_template("{name: t, yaml: ''}");
         ok(t->n_yamls == 0 && ka_template_yaml_pod(t, NULL) == NULL, "a blank yaml is no fragment");
         const char *octal = "{name: t, yaml: 'spec: {volumes: [{name: a, configMap: {name: c, defaultMode: 0755}}, "
                             "{name: b, secret: {secretName: s, defaultMode: 0744, items: [{key: k, path: p, mode: "
@@ -623,7 +596,8 @@ static void test_yaml_strategy(void) {
         const char *decimal = "{name: t, yaml: 'spec: {volumes: [{name: a, configMap: {name: c, defaultMode: 493}}, "
                               "{name: b, secret: {secretName: s, defaultMode: 484, items: [{key: k, path: p, mode: "
                               "256}]}}, {name: c, projected: {defaultMode: 420}}]}'}";
-        cJSON *o = ka_template_yaml_pod(tmpl(octal), NULL), *d = ka_template_yaml_pod(tmpl(decimal), NULL);
+        cJSON *o = ka_template_yaml_pod(fixture_template(octal), NULL),
+              *d = ka_template_yaml_pod(fixture_template(decimal), NULL);
         ok(cJSON_Compare(o, d, true), "YAML 1.1 octal modes read as octal (0755 = 493)");
         cJSON_Delete(o), cJSON_Delete(d);
 }
@@ -754,10 +728,12 @@ static void test_expressions(void) {
 }
 
 static void test_match(void) {
-        const struct ka_cloud *cl = cloud_of("          - {name: multi, label: 'label1 label2'}\n"
-                                             "          - {name: normal, label: other, nodeUsageMode: NORMAL}\n"
-                                             "          - {name: maven, label: 'maven java'}\n");
-        const struct ka_config *cfg = cfgs[n_cfgs - 1];
+        const struct ka_config *cfg =
+                fixture_config("jenkins:\n  clouds:\n    - kubernetes:\n        name: test\n        templates:\n"
+                               "          - {name: multi, label: 'label1 label2'}\n"
+                               "          - {name: normal, label: other, nodeUsageMode: NORMAL}\n"
+                               "          - {name: maven, label: 'maven java'}\n");
+        const struct ka_cloud *cl = cfg->clouds[0];
         const struct ka_cloud *rc;
         const struct ka_template *t;
         struct ka_error err = {0};
@@ -770,7 +746,7 @@ static void test_match(void) {
            "an empty label: the first NORMAL template");
         ok(ka_template_match(cfg, NULL, NULL, NULL, 0, &rc, &t, &err) == 0 && strcmp(t->name, "normal") == 0,
            "no label at all: the same");
-        const struct ka_template *dyn = tmpl("{name: pipeline-x, label: dyn}");
+        const struct ka_template *dyn = fixture_template("{name: pipeline-x, label: dyn}");
         const struct ka_template *extra[] = {dyn};
         ok(ka_template_match(cfg, NULL, "dyn", extra, 1, &rc, &t, &err) == 0 && t == dyn && rc == cl,
            "extra (pipeline) templates count after the cloud's");
@@ -853,16 +829,7 @@ static void test_names(void) {
 }
 
 int main(void) {
-        ka_mem_init();
-        ok(mkdtemp(dir) != NULL, "temp dir");
-        struct ka_diags d = {0};
-        const char *path = getenv("KUBEAGENT_PLUGIN_PATH");
-        ok(path != NULL, "plugin folder given by the test environment");
-        if (!path)
-                return tap_done();
-        ka_registry_load_dir(&reg, path, &d);
-        ka_diags_free(&d);
-
+        ok(fixture_start(), "plugins from the test environment");
         test_combine_templates();
         test_unwrap();
         test_pod_combine();
@@ -872,13 +839,6 @@ int main(void) {
         test_expressions();
         test_match();
         test_names();
-
-        for (size_t i = 0; i < n_cfgs; i++) {
-                ka_config_free(cfgs[i]);
-                ka_document_free(&docs[i]);
-        }
-        ka_registry_free(&reg);
-        _cleanup_free_ char *cmd = ka_asprintf("rm -rf %s", dir);
-        ok(system(cmd) == 0, "cleanup");
+        fixture_end();
         return tap_done();
 }
