@@ -52,15 +52,16 @@ int ka_kube_watch_event_parse(const char *line, size_t len, enum ka_watch_type *
         for (enum ka_watch_type i = KA_WATCH_ADDED; type && i <= KA_WATCH_ERROR; i++)
                 if (strcmp(type, ka_watch_type_name(i)) == 0)
                         t = i;
+        if (!t) {
+                ka_error_set(err, -EBADMSG, "watch event: unknown type \"%.40s\"", type ? type : "(none)");
+                cJSON_Delete(ev);
+                return -EBADMSG;
+        }
         cJSON *obj = cJSON_IsObject(ev) ? cJSON_DetachItemFromObjectCaseSensitive(ev, "object") : NULL;
         cJSON_Delete(ev);
-        if (!t) {
-                cJSON_Delete(obj);
-                return ka_error_set(err, -EBADMSG, "watch event: unknown type \"%.40s\"", type ? type : "(none)");
-        }
         if (!cJSON_IsObject(obj)) {
                 cJSON_Delete(obj);
-                return ka_error_set(err, -EBADMSG, "watch event %s: no object", type);
+                return ka_error_set(err, -EBADMSG, "watch event %s: no object", ka_watch_type_name(t));
         }
         *ret_type = t;
         *ret_object = obj;

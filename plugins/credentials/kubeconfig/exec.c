@@ -1,4 +1,6 @@
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 /* client.authentication.k8s.io exec credential plugins (reference §6.9):
  * run the command directly (no shell) with the parent's environment, the
  * configured env entries and KUBERNETES_EXEC_INFO; read its stdout (capped,
