@@ -138,15 +138,31 @@ class Admin:
     def _target(self, which):
         return self.sim.kubelet.config if which == "kubelet" else self.sim.api.settings
 
+    EXEC_PROTOCOLS = ("v5,v4", "v5", "v4")
+
     def config(self):
         doc = {k: int(getattr(self._target(w), a) * 1000) for k, (w, a) in self.KNOBS.items()}
         doc["agentAttempts"] = self.sim.kubelet.config.agent_attempts
+        ex = self.sim.api.exec_settings
+        doc.update(execProtocols=ex.protocols, execMessageBytes=ex.message_bytes,
+                   execFragmentBytes=ex.fragment_bytes, execCloseWaitMs=int(ex.close_wait * 1000))
         return doc
 
     def set_config(self, body):
+        ex = self.sim.api.exec_settings
         for key, value in body.items():
             if key == "agentAttempts":
                 self.sim.kubelet.config.agent_attempts = int(value)
+            elif key == "execProtocols":
+                if value not in self.EXEC_PROTOCOLS:
+                    raise ValueError("execProtocols must be one of %s" % ", ".join(self.EXEC_PROTOCOLS))
+                ex.protocols = value
+            elif key == "execMessageBytes":
+                ex.message_bytes = max(1, int(value))
+            elif key == "execFragmentBytes":
+                ex.fragment_bytes = max(0, int(value))
+            elif key == "execCloseWaitMs":
+                ex.close_wait = float(value) / 1000.0
             elif key in self.KNOBS:
                 which, attr = self.KNOBS[key]
                 setattr(self._target(which), attr, float(value) / 1000.0)

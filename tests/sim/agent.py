@@ -22,15 +22,14 @@ same way.  SIGTERM closes the connection and exits 143.
 
 import asyncio
 import base64
-import hashlib
 import os
 import ssl
-import struct
 import time
 import urllib.parse
 
+import websocket as ws
+
 REMOTING_VERSION = "3355.v388858a_47b_33"
-WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
 class Refused(Exception):
@@ -168,7 +167,7 @@ class AgentProgram:
         if self.writer:
             if self.websocket:
                 try:
-                    self.writer.write(_frame(0x8, struct.pack("!H", 1000)))
+                    self.writer.write(ws.frame(ws.CLOSE, ws.close_payload(1000), mask=True))
                 except (OSError, RuntimeError):
                     pass
             self.writer.close()
@@ -228,34 +227,27 @@ class AgentProgram:
         if status != 101:
             raise Refused("Failed to connect to %swsagents/: HTTP %d %s"
                           % (self.url, status, rest.decode("utf-8", "replace").strip()))
-        want = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
         reader, writer = rest
-        if headers.get("sec-websocket-accept") != want:
+        if headers.get("sec-websocket-accept") != ws.accept_key(key):
             writer.close()
             raise Refused("Failed to connect to %swsagents/: bad Sec-WebSocket-Accept" % self.url)
         self.writer = writer
         return asyncio.ensure_future(self._ws_pump(reader, writer))
 
     async def _ws_pump(self, reader, writer):
+        parser = ws.Parser(expect_masked=False)
         try:
             while True:
-                b1, b2 = await reader.readexactly(2)
-                size = b2 & 0x7F
-                if size == 126:
-                    size = struct.unpack("!H", await reader.readexactly(2))[0]
-                elif size == 127:
-                    size = struct.unpack("!Q", await reader.readexactly(8))[0]
-                mask = await reader.readexactly(4) if b2 & 0x80 else None
-                payload = await reader.readexactly(size)
-                if mask:
-                    payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-                opcode = b1 & 0x0F
-                if opcode == 0x9:
-                    writer.write(_frame(0xA, payload))
-                elif opcode == 0x8:
-                    writer.write(_frame(0x8, payload[:2]))
+                data = await reader.read(65536)
+                if not data:
                     return
-        except (asyncio.IncompleteReadError, OSError):
+                for _, opcode, payload in parser.feed(data):
+                    if opcode == ws.PING:
+                        writer.write(ws.frame(ws.PONG, payload, mask=True))
+                    elif opcode == ws.CLOSE:
+                        writer.write(ws.frame(ws.CLOSE, payload[:2], mask=True))
+                        return
+        except (ws.ProtocolError, OSError):
             return
         finally:
             writer.close()
@@ -286,15 +278,3 @@ class AgentProgram:
             writer.close()
             self.writer = None
 
-
-def _frame(opcode, payload):
-    """A masked client frame."""
-    mask = os.urandom(4)
-    size = len(payload)
-    if size < 126:
-        head = struct.pack("!BB", 0x80 | opcode, 0x80 | size)
-    elif size < 65536:
-        head = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, size)
-    else:
-        head = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, size)
-    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))

@@ -8,6 +8,8 @@ the resource handler.  Every error is a ``Status`` body (``kstatus.ApiError``).
 ``portforward``) to ``fn(api, req, pod, container) -> simhttp.Upgrade`` for
 WebSocket upgrade requests; without a handler, and for every non-upgrade
 request, the answer is the real server's 400 ``Upgrade request required``.
+A WebSocket upgrade (GET) needs ``create`` on the subresource besides ``get``,
+as with 1.35's AuthorizePodWebsocketUpgradeCreatePermission.
 """
 
 import asyncio
@@ -94,6 +96,7 @@ class Api:
         self.rng = rng
         self.port = 0
         self.upgrade_handlers = {}
+        self.exec_settings = None
         self.verbose = verbose
         for ns in NAMESPACES:
             store.create("namespaces", {
@@ -239,6 +242,9 @@ class Api:
     def _resource(self, req, user, resource, ns, name, sub):
         verb = self._verb(req, name, sub)
         self.auth.check(user, verb, "", resource, sub, ns, name or "")
+        if sub in ("exec", "attach", "portforward") and verb == "get" and req.is_upgrade() and \
+                req.headers.get("upgrade", "").lower() == "websocket":
+            self.auth.check(user, "create", "", resource, sub, ns, name or "")
         if req.body and req.headers.get("content-type", "").startswith(kproto.CONTENT_TYPE):
             raise ApiError(415, "the body of the request was in an unknown format - accepted media types "
                                 "include: application/json, application/yaml", "UnsupportedMediaType")

@@ -21,6 +21,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import execws  # noqa: E402
 import pki  # noqa: E402
 import simhttp  # noqa: E402
 from admin import Admin  # noqa: E402
@@ -61,6 +62,8 @@ class Sim:
         self.kubelet = Kubelet(self.store, Recorder(self.store), Config(delay=args.kubelet_delay_ms / 1000.0), rng)
         log = (lambda line: print(line, file=sys.stderr, flush=True)) if args.verbose else None
         self.api = Api(self.store, self.auth, self.kubelet, self.stats, self.faults, Settings(), rng)
+        self.api.exec_settings = execws.Settings()
+        self.api.upgrade_handlers["exec"] = execws.handler
         self.api_server = simhttp.Server(self.api.handle, too_large=self.api.too_large,
                                          internal_error=self.api.internal_error, log_line=log)
         self.admin_server = simhttp.Server(Admin(self).handle, log_line=log)

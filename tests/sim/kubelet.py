@@ -33,7 +33,7 @@ import uuid
 
 from kstatus import rfc3339
 from podspec import quantity
-from programs import StartError, program_for
+from programs import BytesReader, Pipe, ProcTable, StartError, program_for
 
 
 class Node:
@@ -103,6 +103,7 @@ class ContainerRun:
     """Log of one container instance; followers wait on ``changed``."""
 
     max_lines = 20000
+    max_partial = 16384     # the runtime splits longer lines, like containerd
 
     def __init__(self):
         self.lines = []
@@ -119,6 +120,9 @@ class ContainerRun:
         now = time.time()
         for p in parts:
             self.lines.append((now, p + "\n"))
+        while len(self.partial) > self.max_partial:
+            self.lines.append((now, self.partial[:self.max_partial]))
+            self.partial = self.partial[self.max_partial:]
         del self.lines[:-self.max_lines]
         self._wake()
 
@@ -135,13 +139,19 @@ class ContainerRun:
 
 
 class Ctx:
-    """What a program sees of its container."""
+    """What a program sees of its container: env, image, working directory, the
+    process table (PID 1 is the main program; signals to it set ``sigterm``)."""
 
     def __init__(self, worker, cs, env):
         self.env = env
         self.stdin_open = bool(cs.spec.get("stdin") or cs.spec.get("tty"))
         self.sigterm = asyncio.Event()
         self.hostname = worker.name
+        self.image = cs.spec.get("image", "")
+        self.workdir = cs.spec.get("workingDir") or "/"
+        self.procs = ProcTable()
+        init = self.procs.start(list(cs.spec.get("command") or []) + list(cs.spec.get("args") or []), env)
+        init.deliver = lambda signo: self.sigterm.set() if signo in (1, 2, 15) else None
         self.run = cs.runs[-1]
         cfg = worker.kubelet.config
         self.agent_attempts = cfg.agent_attempts
@@ -151,6 +161,10 @@ class Ctx:
 
     def log(self, text, stream="stdout", newline=True):
         self.run.write(text, newline)
+
+    def stdin(self):
+        """The main program's stdin: open forever with ``stdin``/``tty``, else at EOF."""
+        return Pipe() if self.stdin_open else BytesReader()
 
     def agent_state(self, state, failures):
         entry = self._agents.setdefault(self._agent_key, {"attempts": 0})
@@ -554,6 +568,7 @@ class PodWorker:
         if not cs.running:
             return
         cs.runs[-1].finish()
+        cs.ctx.procs.kill_all()
         cs.state = {"terminated": {"exitCode": code, "reason": "Completed" if code == 0 else "Error",
                                    "startedAt": cs.state["running"]["startedAt"], "finishedAt": rfc3339(),
                                    "containerID": cs.container_id}}
@@ -640,6 +655,7 @@ class PodWorker:
             if cs.running:
                 cs.proc.cancel()
                 cs.runs[-1].finish()
+                cs.ctx.procs.kill_all()
 
 
 async def _exit_code(program, ctx):
