@@ -26,6 +26,7 @@ struct ka_cli {
         const char *context;            /* --context */
         const char *namespace_;         /* -n, --namespace */
         const char *cloud;              /* --cloud */
+        bool log_http;                  /* --log-http */
 
         bool have_doc;
         struct ka_document doc;
@@ -55,5 +56,27 @@ void ka_cli_print_diags(const struct ka_diags *d);
 int ka_cmd_plugins(struct ka_cli *cli, int argc, char **argv);
 int ka_cmd_check(struct ka_cli *cli, int argc, char **argv);
 int ka_cmd_render(struct ka_cli *cli, int argc, char **argv);
+int ka_cmd_pods(struct ka_cli *cli, int argc, char **argv);
+int ka_cmd_logs(struct ka_cli *cli, int argc, char **argv);
+int ka_cmd_doctor(struct ka_cli *cli, int argc, char **argv);
+
+/* The Kubernetes side of a command (kube.c): the config (when there is
+ * one), the cloud (--cloud, else the first), and a client for it —
+ * credentials from --kubeconfig/--context, else the cloud's credentialsId,
+ * else autodetection; namespace from -n, else the cloud's, else the
+ * credentials'. */
+struct ka_config;
+struct ka_cloud;
+struct ka_kube;
+
+struct ka_cli_kube {
+        struct ka_config *cfg;          /* NULL without a config file */
+        const struct ka_cloud *cloud;   /* NULL without a config file */
+        struct ka_kube *kube;
+        char *selector;                 /* agent pods: the cloud's podLabels, or jenkins=slave */
+};
+/* Returns an exit code; problems are printed. */
+int ka_cli_kube_open(struct ka_cli *cli, struct ka_cli_kube *ret);
+void ka_cli_kube_close(struct ka_cli_kube *k);
 
 #endif

@@ -15,6 +15,9 @@ static const struct ka_cli_command commands[] = {
         {"plugins", ka_cmd_plugins, "list the loaded plugins and their config keys"},
         {"check", ka_cmd_check, "validate a config and summarise its clouds and templates"},
         {"render", ka_cmd_render, "print the pod a template renders to"},
+        {"pods", ka_cmd_pods, "list the agent pods of a cloud"},
+        {"logs", ka_cmd_logs, "print (or follow) the log of a container of a pod"},
+        {"doctor", ka_cmd_doctor, "check the connection, identity and RBAC permissions kubeagent needs"},
 };
 
 static void usage(FILE *f) {
@@ -35,6 +38,7 @@ static void usage(FILE *f) {
                 "      --context NAME       kubeconfig context\n"
                 "  -n, --namespace NS       namespace\n"
                 "      --cloud NAME         which cloud of the config to use\n"
+                "      --log-http           log each Kubernetes API request and answer (secrets hidden)\n"
                 "      --log-level LEVEL    error, warning, info, debug or trace (default: warning)\n"
                 "      --log-format FORMAT  text or json\n"
                 "  -v, --verbose            same as --log-level debug\n"
@@ -47,13 +51,14 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
-        enum { OPT_LOG_LEVEL = 256, OPT_LOG_FORMAT, OPT_VERSION, OPT_KUBECONFIG, OPT_CONTEXT, OPT_CLOUD };
+        enum { OPT_LOG_LEVEL = 256, OPT_LOG_FORMAT, OPT_VERSION, OPT_KUBECONFIG, OPT_CONTEXT, OPT_CLOUD, OPT_LOG_HTTP };
         static const struct option options[] = {
                 {"config", required_argument, NULL, 'c'},
                 {"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
                 {"context", required_argument, NULL, OPT_CONTEXT},
                 {"namespace", required_argument, NULL, 'n'},
                 {"cloud", required_argument, NULL, OPT_CLOUD},
+                {"log-http", no_argument, NULL, OPT_LOG_HTTP},
                 {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
                 {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
                 {"verbose", no_argument, NULL, 'v'},
@@ -82,6 +87,9 @@ int main(int argc, char **argv) {
                         break;
                 case OPT_CLOUD:
                         cli.cloud = optarg;
+                        break;
+                case OPT_LOG_HTTP:
+                        cli.log_http = true;
                         break;
                 case OPT_LOG_LEVEL: {
                         enum ka_log_level l;

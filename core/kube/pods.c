@@ -12,6 +12,19 @@
 #include "util/str.h"
 #include "util/timeutil.h"
 
+const struct ka_kube_permission ka_kube_permissions[] = {
+        {"pods", NULL, "create", "starting agents"},
+        {"pods", NULL, "get", "following an agent's pod"},
+        {"pods", NULL, "list", "finding agent pods at startup and for cleanup"},
+        {"pods", NULL, "watch", "the shared pod watch"},
+        {"pods", NULL, "delete", "removing finished agents"},
+        {"pods", "log", "get", "agent logs (kubeagent logs, containerLog)"},
+        {"pods", "exec", "create", "running commands in containers"},
+        {"pods", "exec", "get", "running commands in containers over WebSocket"},
+        {"events", NULL, "list", "explaining pods that do not start"},
+        {NULL, NULL, NULL, NULL},
+};
+
 static const char *ns_or_default(struct ka_kube *k, const char *ns) {
         return ns ? ns : ka_kube_namespace(k);
 }

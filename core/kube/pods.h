@@ -73,4 +73,13 @@ int ka_kube_whoami(struct ka_kube *k, cJSON **ret_user_info, struct ka_error *er
 int ka_kube_can_i(struct ka_kube *k, const char *ns, const char *verb, const char *resource,
                   const char *subresource, bool *ret_allowed, char **ret_reason, struct ka_error *err);
 
+/* Every permission kubeagent needs in a namespace (reference §8), ended by
+ * an entry whose resource is NULL: what `kubeagent doctor` checks and
+ * config/kubernetes/rbac.yaml grants. */
+struct ka_kube_permission {
+        const char *resource, *subresource, *verb;
+        const char *why;                /* "starting agents" */
+};
+extern const struct ka_kube_permission ka_kube_permissions[];
+
 #endif

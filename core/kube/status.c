@@ -151,6 +151,8 @@ int ka_kube_status_errno(const struct ka_kube_status *s) {
 static const char *what_happened(const struct ka_kube_status *s, const char **ret_hint) {
         *ret_hint = NULL;
         switch (s->code) {
+        case 400:
+                return "bad request";
         case 401:
                 *ret_hint = "the server refused the credentials: check the token, certificate or kubeconfig";
                 return "unauthorized";

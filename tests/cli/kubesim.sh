@@ -1,0 +1,77 @@
+# tests/cli/kubesim.sh — start the Kubernetes API simulator for a shell test.
+# Source after lib.sh:  kubesim_start DIR  sets KUBESIM_PID, KUBESIM_PORT,
+# KUBESIM_ADMIN, KUBESIM_DIR and KUBESIM_SERVER, or returns 1 (skip: the
+# reason is in KUBESIM_WHY).  kubesim_stop stops it by PID.  kubesim_api
+# METHOD PATH [JSON] calls the API as admin; kubesim_admin the admin API.
+kubesim_start() {
+        KUBESIM_DIR=$1
+        sim="${top_srcdir:-.}/tests/sim/kube_sim.py"
+        py=${PYTHON3:-python3}
+        if [ ! -r "$sim" ] || ! command -v "$py" >/dev/null 2>&1; then
+                KUBESIM_WHY="the Kubernetes API simulator or python3 is missing"
+                return 1
+        fi
+        mkfifo "$KUBESIM_DIR.ready"
+        "$py" "$sim" --dir "$KUBESIM_DIR" >"$KUBESIM_DIR.ready" 2>"$KUBESIM_DIR.log" &
+        KUBESIM_PID=$!
+        # wait for the READY line; if the simulator dies first, the read sees EOF
+        line=
+        read -r line <"$KUBESIM_DIR.ready" || true
+        rm -f "$KUBESIM_DIR.ready"
+        set -- $line
+        if [ "${1:-}" != READY ]; then
+                KUBESIM_WHY="the simulator did not start: $(tail -n 3 "$KUBESIM_DIR.log")"
+                kubesim_stop
+                return 1
+        fi
+        KUBESIM_PORT=$2
+        KUBESIM_ADMIN=$3
+        KUBESIM_SERVER="https://127.0.0.1:$2"
+}
+kubesim_stop() {
+        [ -n "${KUBESIM_PID:-}" ] || return 0
+        kill "$KUBESIM_PID" 2>/dev/null
+        wait "$KUBESIM_PID" 2>/dev/null
+        KUBESIM_PID=
+}
+# kubesim_api METHOD PATH [JSON]: the API as admin; prints the body, returns 0 on 2xx
+kubesim_api() {
+        "${PYTHON3:-python3}" - "$KUBESIM_DIR" "$KUBESIM_SERVER" "$@" <<'PY'
+import ssl, sys, urllib.request, urllib.error
+d, server, method, path = sys.argv[1:5]
+body = sys.argv[5].encode() if len(sys.argv) > 5 else None
+ctx = ssl.create_default_context(cafile=d + "/ca.crt")
+token = open(d + "/token-admin").read().strip()
+req = urllib.request.Request(server + path, data=body, method=method,
+                             headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})
+try:
+    print(urllib.request.urlopen(req, context=ctx).read().decode())
+except urllib.error.HTTPError as e:
+    print(e.read().decode())
+    sys.exit(1)
+PY
+}
+kubesim_admin() {  # kubesim_admin METHOD PATH [JSON]
+        "${PYTHON3:-python3}" - "$KUBESIM_ADMIN" "$@" <<'PY'
+import sys, urllib.request
+port, method, path = sys.argv[1:4]
+body = sys.argv[4].encode() if len(sys.argv) > 4 else b""
+req = urllib.request.Request("http://127.0.0.1:%s%s" % (port, path), data=body, method=method)
+print(urllib.request.urlopen(req).read().decode())
+PY
+}
+# kubesim_wait_phase POD PHASE: watch the pod (an event, not a clock) until it reaches PHASE
+kubesim_wait_phase() {
+        "${PYTHON3:-python3}" - "$KUBESIM_DIR" "$KUBESIM_SERVER" "$1" "$2" <<'PY'
+import json, ssl, sys, urllib.request
+d, server, name, phase = sys.argv[1:5]
+ctx = ssl.create_default_context(cafile=d + "/ca.crt")
+token = open(d + "/token-admin").read().strip()
+url = server + "/api/v1/namespaces/ci/pods?watch=1&timeoutSeconds=30&fieldSelector=metadata.name%3D" + name
+req = urllib.request.Request(url, headers={"Authorization": "Bearer " + token})
+for line in urllib.request.urlopen(req, context=ctx):
+    if json.loads(line)["object"].get("status", {}).get("phase") == phase:
+        sys.exit(0)
+sys.exit(1)
+PY
+}
