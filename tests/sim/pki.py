@@ -51,12 +51,18 @@ CLIENT_EXT = ("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,key
               "extendedKeyUsage=clientAuth\n")
 
 
-def ensure_pki(d):
+def ensure_server_pki(d, ca_cn="kubesim-ca", server_cn="kube-apiserver"):
+    """The CA and the server certificate only (``ca.crt``, ``server.crt``/``.key``)."""
     have = lambda name: os.path.exists(os.path.join(d, name))
     if not have("ca.crt"):
-        _ca(d, "ca", "kubesim-ca")
+        _ca(d, "ca", ca_cn)
     if not have("server.crt"):
-        _leaf(d, "server", "/CN=kube-apiserver", SERVER_EXT)
+        _leaf(d, "server", "/CN=" + server_cn, SERVER_EXT)
+
+
+def ensure_pki(d):
+    have = lambda name: os.path.exists(os.path.join(d, name))
+    ensure_server_pki(d)
     if not have("other-ca.crt"):
         _ca(d, "other-ca", "unrelated-ca")
     if not have("other-client.crt"):

@@ -25,39 +25,11 @@ import time
 import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from taplib import Tap, expect  # noqa: E402
+
 NS = "/api/v1/namespaces/ci"
-
-
-class Tap:
-    def __init__(self):
-        self.results = []
-
-    def check(self, name, fn):
-        """Run ``fn``; it passes unless it raises (AssertionError carries the diagnosis)."""
-        try:
-            fn()
-            self.results.append((True, name, None))
-        except Exception as exc:  # every failure is reported, none stops the run
-            self.results.append((False, name, "%s: %s" % (type(exc).__name__, exc)))
-
-    def skip(self, name, why):
-        self.results.append((True, name + " # SKIP " + why, None))
-
-    def report(self):
-        print("1..%d" % len(self.results))
-        failed = 0
-        for i, (ok, name, diag) in enumerate(self.results, 1):
-            print("%s %d - %s" % ("ok" if ok else "not ok", i, name))
-            if not ok:
-                failed += 1
-                for line in diag.splitlines():
-                    print("# " + line)
-        return failed
-
-
-def expect(cond, message="", *args):
-    if not cond:
-        raise AssertionError(message % args if args else message)
 
 
 class Reply:
