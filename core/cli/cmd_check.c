@@ -28,8 +28,10 @@ static void print_cap(const char *what, int64_t cap) {
 
 static void print_cloud(const struct ka_cloud *c) {
         printf("cloud %s: server %s, namespace %s, credentials %s, jenkinsUrl %s, %s", c->name,
-               c->server_url ? c->server_url : "autodetected", or_dash(c->namespace_), or_dash(c->credentials_id),
-               or_dash(c->jenkins_url),
+               c->server_url       ? c->server_url
+               : c->credentials_id ? "from its credentials"
+                                   : "autodetected",
+               or_dash(c->namespace_), or_dash(c->credentials_id), or_dash(c->jenkins_url),
                c->websocket           ? "webSocket"
                : c->direct_connection ? "direct connection"
                                       : "inbound TCP");

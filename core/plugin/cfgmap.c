@@ -54,6 +54,8 @@ static void *member(void *conf, const struct kubeagent_config_key *k) {
 }
 
 static void set_unset(void *conf, const struct kubeagent_config_key *k) {
+        if (k->flags & KUBEAGENT_CFG_IGNORED)
+                return; /* not stored: its offset means nothing */
         switch (k->type) {
         case KUBEAGENT_CFG_BOOL:
                 *(int *)member(conf, k) = -1;
@@ -68,6 +70,8 @@ static void set_unset(void *conf, const struct kubeagent_config_key *k) {
 }
 
 static void clear_one(void *conf, const struct kubeagent_config_key *k) {
+        if (k->flags & KUBEAGENT_CFG_IGNORED)
+                return;
         void *m = member(conf, k);
         switch (k->type) {
         case KUBEAGENT_CFG_STRING:

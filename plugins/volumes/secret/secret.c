@@ -66,12 +66,21 @@ static int validate(void *state, enum kubeagent_volume_form form, const void *co
                 return host->error_at(err, src, "defaultMode", -EINVAL,
                                       "defaultMode \"%s\" is not a decimal file mode between 0 and 511",
                                       c->default_mode);
+        /* a quoted "0644" means 644 here; say so, with what the user meant */
         const cJSON *n = host->config_node(src, "defaultMode");
-        if (mode > 0 && cJSON_IsString(n) && n->valuestring[strspn(n->valuestring, " \t")] == '0')
-                host->warn_at(me, src, "defaultMode",
-                              "defaultMode \"%s\" is read as the decimal %ld (mode %04lo); for mode %s write it "
-                              "without quotes",
-                              c->default_mode, mode, (unsigned long)mode, c->default_mode);
+        const char *text = cJSON_IsString(n) ? n->valuestring + strspn(n->valuestring, " \t") : NULL;
+        if (mode > 0 && text && text[0] == '0') {
+                char *end;
+                long octal = strtol(text, &end, 8);
+                if (*end == '\0')
+                        host->warn_at(me, src, "defaultMode",
+                                      "defaultMode \"%s\" is read as the decimal %ld, as in the Jenkins plugin; "
+                                      "for mode %s write %ld, or %s without quotes",
+                                      text, mode, text, octal, text);
+                else
+                        host->warn_at(me, src, "defaultMode", "defaultMode \"%s\" is read as the decimal %ld", text,
+                                      mode);
+        }
         return 0;
 }
 
