@@ -175,20 +175,15 @@ int main(void) {
         }
         struct ka_registry reg = {0};
         plugins_load(&reg);
-        _cleanup_free_ char *ca = sim_path(&sim, "ca.crt"), *tf = sim_path(&sim, "token-admin");
-        _cleanup_free_ char *yaml = ka_asprintf("{tokenFile: %s, caFile: %s, namespace: ci, server: \"%s\"}", tf, ca,
-                                                sim.server);
-        struct ka_kube_cred *cred;
-        struct ka_error err;
-        if (cred_open(&reg, "token", yaml, &cred, &err) < 0) {
-                fprintf(stderr, "bench/kube: %s\n", err.msg);
-                sim_stop(&sim);
-                return 1;
-        }
         struct ka_kube_options o;
         ka_kube_options_init(&o);
         o.qps = -1;     /* measure the client, not the rate limit */
-        struct ka_kube *k = client_new(cred, &o);
+        struct ka_kube *k = sim_client(&sim, &reg, "token-admin", &o);
+        if (!k) {
+                sim_stop(&sim);
+                return 1;
+        }
+        struct ka_error err;
         cJSON *p = cJSON_Parse("{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"bench-target\"},"
                                "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"busybox:1.36\"}]}}");
         ka_kube_pod_create(k, NULL, p, NULL, &err);

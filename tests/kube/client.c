@@ -19,23 +19,7 @@ static struct sim sim;
 static struct ka_registry reg;
 
 static struct ka_kube *connect_as(const char *token_file, struct ka_kube_options *o) {
-        _cleanup_free_ char *ca = sim_path(&sim, "ca.crt"), *tf = sim_path(&sim, token_file);
-        _cleanup_free_ char *yaml = ka_asprintf("{tokenFile: %s, caFile: %s, namespace: ci}", tf, ca);
-        struct ka_kube_cred *cred;
-        struct ka_error err;
-        if (cred_open(&reg, "token", yaml, &cred, &err) < 0) {
-                tap_diag("open: %s", err.msg);
-                return NULL;
-        }
-        struct ka_kube_options def;
-        if (!o) {
-                ka_kube_options_init(&def);
-                def.retry_base_ms = 20;
-                def.qps = -1;
-                o = &def;
-        }
-        o->server_url = sim.server;
-        return client_new(cred, o);
+        return sim_client(&sim, &reg, token_file, o);
 }
 
 static cJSON *pod(const char *name, const char *image) {

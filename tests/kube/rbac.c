@@ -90,12 +90,8 @@ int main(void) {
                 free(body);
                 cJSON_Delete(grant);
         }
-        _cleanup_free_ char *ca = sim_path(&sim, "ca.crt"), *tf = sim_path(&sim, "token-restricted");
-        _cleanup_free_ char *yaml = ka_asprintf("{tokenFile: %s, caFile: %s, namespace: ci, server: \"%s\"}", tf, ca,
-                                                sim.server);
-        struct ka_kube_cred *cred;
-        if (cred_open(&reg, "token", yaml, &cred, &err) == 0) {
-                struct ka_kube *k = client_new(cred, NULL);
+        struct ka_kube *k = sim_client(&sim, &reg, "token-restricted", NULL);
+        if (k) {
                 for (const struct ka_kube_permission *p = ka_kube_permissions; p->resource; p++) {
                         bool allowed = false;
                         ka_kube_can_i(k, NULL, p->verb, p->resource, p->subresource, &allowed, NULL, &err);

@@ -237,6 +237,20 @@ struct ka_kube *client_new(struct ka_kube_cred *cred, struct ka_kube_options *o)
         return k;
 }
 
+struct ka_kube *sim_client(const struct sim *s, const struct ka_registry *reg, const char *token_file,
+                           struct ka_kube_options *o) {
+        _cleanup_free_ char *ca = sim_path(s, "ca.crt"), *tf = sim_path(s, token_file);
+        _cleanup_free_ char *yaml =
+                ka_asprintf("{tokenFile: %s, caFile: %s, namespace: ci, server: \"%s\"}", tf, ca, s->server);
+        struct ka_kube_cred *cred;
+        struct ka_error err;
+        if (cred_open(reg, "token", yaml, &cred, &err) < 0) {
+                tap_diag("open %s: %s", token_file, err.msg);
+                return NULL;
+        }
+        return client_new(cred, o);
+}
+
 int get(struct ka_kube *k, const char *path, struct ka_error *err) {
         struct ka_kube_request req = {.method = "GET", .path = path};
         ka_error_clear(err);

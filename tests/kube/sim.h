@@ -37,6 +37,11 @@ int cred_open(const struct ka_registry *reg, const char *name, const char *yaml,
               struct ka_error *err);
 /* A client on a credential session, with fast retries for tests. */
 struct ka_kube *client_new(struct ka_kube_cred *cred, struct ka_kube_options *o);
+/* A client of the simulator's API as the holder of token file `token_file`
+ * (token-admin, token-restricted, sa-token) in namespace ci, through the
+ * token plugin; o NULL: client_new()'s test defaults.  NULL on failure. */
+struct ka_kube *sim_client(const struct sim *s, const struct ka_registry *reg, const char *token_file,
+                           struct ka_kube_options *o);
 /* GET path; returns the ka_kube_request result. */
 int get(struct ka_kube *k, const char *path, struct ka_error *err);
 

@@ -278,14 +278,9 @@ int main(void) {
                 return 0;
         }
         plugins_load(&reg);
-        _cleanup_free_ char *ca = sim_path(&sim, "ca.crt"), *tf = sim_path(&sim, "token-admin");
-        _cleanup_free_ char *yaml = ka_asprintf("{tokenFile: %s, caFile: %s, namespace: ci, server: \"%s\"}", tf, ca,
-                                                sim.server);
-        struct ka_kube_cred *cred;
-        struct ka_error err;
-        if (cred_open(&reg, "token", yaml, &cred, &err) < 0)
-                return tap_diag("%s", err.msg), 1;
-        struct ka_kube *k = client_new(cred, NULL);
+        struct ka_kube *k = sim_client(&sim, &reg, "token-admin", NULL);
+        if (!k)
+                return 1;
         test_informer(k);
         test_status(k);
         ka_kube_free(k);

@@ -15,6 +15,49 @@
 
 const struct kubeagent_host *cu_host;
 
+int cu_init(const struct kubeagent_host *host, struct kubeagent_plugin_handle *self, void **ret_state,
+            struct ka_error *err) {
+        (void)self, (void)err;
+        cu_host = host;
+        *ret_state = NULL;
+        return 0;
+}
+
+void cu_endpoint_clear(struct kubeagent_endpoint *ep) {
+        free(ep->server);
+        free(ep->namespace_);
+        free(ep->ca_pem);
+        free(ep->tls_server_name);
+        free(ep->proxy_url);
+        free(ep->client_cert_pem);
+        cu_host->secret_free(ep->client_key_pem);
+        cu_host->secret_free(ep->bearer_token);
+        free(ep->username);
+        cu_host->secret_free(ep->password);
+        free(ep->description);
+        *ep = (struct kubeagent_endpoint){0};
+}
+
+char *cu_pod_namespace(const char *sa_dir) {
+        const char *env = getenv("POD_NAMESPACE");
+        if (env && *env)
+                return cu_strdup(env);
+        char *path = cu_printf("%s/namespace", sa_dir), *data = NULL;
+        size_t len;
+        struct ka_error ignored;
+        int r = cu_host->read_file(path, 256, &data, &len, &ignored);
+        free(path);
+        if (r < 0)
+                return NULL;
+        while (len > 0 && strchr(" \t\r\n", data[len - 1]))
+                data[--len] = '\0';
+        if (len == 0) {
+                free(data);
+                return NULL;
+        }
+        return data;
+}
+
 static void *oom(void *p) {
         if (!p) {
                 fputs("kubeagent: out of memory\n", stderr);

@@ -38,14 +38,6 @@ struct session {
         char *description;
 };
 
-static int init(const struct kubeagent_host *host, struct kubeagent_plugin_handle *self, void **ret_state,
-                struct ka_error *err) {
-        (void)self, (void)err;
-        cu_host = host;
-        *ret_state = NULL;
-        return 0;
-}
-
 static int detect(void *state, void *conf, struct ka_error *err) {
         (void)state, (void)conf, (void)err;
         return kc_default_exists() ? 1 : 0;
@@ -128,11 +120,7 @@ static int resolve(void *session, enum kubeagent_refresh_reason reason, struct k
                         s->has_exec = false;
                         int r = kc_exec_run(kc->exec, &s->exec, err);
                         if (r < 0) {
-                                cu_host->secret_free(ep.client_key_pem);
-                                cu_host->secret_free(ep.password);
-                                cu_host->secret_free(ep.bearer_token);
-                                free(ep.server), free(ep.namespace_), free(ep.ca_pem), free(ep.tls_server_name);
-                                free(ep.proxy_url), free(ep.client_cert_pem), free(ep.username), free(ep.description);
+                                cu_endpoint_clear(&ep);
                                 return r;
                         }
                         s->has_exec = true;
@@ -168,7 +156,7 @@ static const struct kubeagent_plugin plugin = {
         .description = "a kubeconfig file and context, resolved as kubectl does",
         .config_keys = keys,
         .config_size = sizeof(struct conf),
-        .init = init,
+        .init = cu_init,
         .credential = &ops,
 };
 

@@ -479,21 +479,7 @@ static char *pod_namespace(void) {
         /* only when running in a pod (kubectl's in-cluster fallback) */
         if (!getenv("KUBERNETES_SERVICE_HOST") || !getenv("KUBERNETES_SERVICE_PORT"))
                 return NULL;
-        const char *env = getenv("POD_NAMESPACE");
-        if (env && *env)
-                return cu_strdup(env);
-        char *data;
-        size_t len;
-        struct ka_error ignored;
-        if (cu_host->read_file(SA_DIR "/namespace", 256, &data, &len, &ignored) < 0)
-                return NULL;
-        while (len > 0 && strchr(" \t\r\n", data[len - 1]))
-                data[--len] = '\0';
-        if (len == 0) {
-                free(data);
-                return NULL;
-        }
-        return data;
+        return cu_pod_namespace(SA_DIR);
 }
 
 int kc_merge_resolve(const struct kc_merge *m, const char *context, struct kc_resolved *ret, struct ka_error *err) {

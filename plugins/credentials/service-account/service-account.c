@@ -37,14 +37,6 @@ struct session {
         struct cu_tokenfile token;
 };
 
-static int init(const struct kubeagent_host *host, struct kubeagent_plugin_handle *self, void **ret_state,
-                struct ka_error *err) {
-        (void)self, (void)err;
-        cu_host = host;
-        *ret_state = NULL;
-        return 0;
-}
-
 static char *in_dir(const char *dir, const char *name) {
         return cu_printf("%s/%s", dir, name);
 }
@@ -79,26 +71,6 @@ static void session_free(struct session *s) {
         free(s);
 }
 
-static char *read_namespace(const char *dir) {
-        const char *env = getenv("POD_NAMESPACE");
-        if (env && *env)
-                return cu_strdup(env);
-        char *path = in_dir(dir, "namespace"), *data = NULL;
-        size_t len;
-        struct ka_error ignored;
-        int r = cu_host->read_file(path, 256, &data, &len, &ignored);
-        free(path);
-        if (r < 0)
-                return NULL;
-        while (len > 0 && strchr(" \t\r\n", data[len - 1]))
-                data[--len] = '\0';
-        if (len == 0) {
-                free(data);
-                return NULL;
-        }
-        return data;
-}
-
 static int open_(void *state, const void *conf_, void **ret_session, struct ka_error *err) {
         (void)state;
         const struct conf *c = conf_;
@@ -123,7 +95,7 @@ static int open_(void *state, const void *conf_, void **ret_session, struct ka_e
                 session_free(s);
                 return r;
         }
-        s->namespace_ = read_namespace(c->dir);
+        s->namespace_ = cu_pod_namespace(c->dir);
         *ret_session = s;
         return 0;
 }
@@ -166,7 +138,7 @@ static const struct kubeagent_plugin plugin = {
         .description = "the pod's service account when running in the cluster",
         .config_keys = keys,
         .config_size = sizeof(struct conf),
-        .init = init,
+        .init = cu_init,
         .credential = &ops,
 };
 

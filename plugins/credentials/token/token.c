@@ -43,14 +43,6 @@ struct session {
         bool has_file;
 };
 
-static int init(const struct kubeagent_host *host, struct kubeagent_plugin_handle *self, void **ret_state,
-                struct ka_error *err) {
-        (void)self, (void)err;
-        cu_host = host;
-        *ret_state = NULL;
-        return 0;
-}
-
 static int validate(void *state, const void *conf_, const struct kubeagent_config_source *src, struct ka_error *err) {
         (void)state;
         const struct conf *c = conf_;
@@ -149,7 +141,7 @@ static const struct kubeagent_plugin plugin = {
         .description = "a bearer token, inline or from a file re-read when it rotates",
         .config_keys = keys,
         .config_size = sizeof(struct conf),
-        .init = init,
+        .init = cu_init,
         .validate = validate,
         .credential = &ops,
 };
