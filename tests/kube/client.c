@@ -13,6 +13,7 @@
 #include "util/json.h"
 #include "util/mem.h"
 #include "util/secret.h"
+#include "util/str.h"
 #include "util/timeutil.h"
 
 static struct sim sim;
@@ -187,6 +188,11 @@ static void test_identity(struct ka_kube *k, struct ka_kube *restricted) {
         ok(allowed, "restricted may get pods/log");
 }
 
+static int until_scheduled(void *ud, const char *data, size_t len) {
+        (void)ud;
+        return memmem(data, len, "\"nodeName\"", 10) ? -ECANCELED : 0;
+}
+
 static void test_list_and_logs(struct ka_kube *k) {
         struct ka_error err;
         for (int i = 0; i < 7; i++) {
@@ -210,6 +216,23 @@ static void test_list_and_logs(struct ka_kube *k) {
         ka_kube_pod_list(k, NULL, &lo, &items, NULL, &err);
         is_int(cJSON_GetArraySize(items), 0, "list: the label selector is applied");
         cJSON_Delete(items);
+
+        /* events of one pod: the scheduler's first, oldest first (wait, on
+         * a watch, until the pod is scheduled) */
+        struct ka_kube_request w = {.method = "GET", .path = "/api/v1/namespaces/ci/pods",
+                                    .query = "watch=1&fieldSelector=metadata.name%3Dlist-0&timeoutSeconds=10",
+                                    .sink = until_scheduled, .timeout_ms = 15000};
+        is_int(ka_kube_request(k, &w, NULL, &err), -ECANCELED, "a watch stopped by its sink: the pod is scheduled");
+        cJSON *events = NULL;
+        is_int(ka_kube_pod_events(k, NULL, "list-0", &events, &err), 0, "events of a pod (%s)", err.msg);
+        ok(cJSON_GetArraySize(events) >= 1, "events: at least the scheduling (%d)", cJSON_GetArraySize(events));
+        is_str(ka_json_str(cJSON_GetArrayItem(events, 0), "reason"), "Scheduled", "events: oldest first");
+        bool only_this = true;
+        const cJSON *e;
+        cJSON_ArrayForEach(e, events) only_this = only_this && ka_streq(ka_json_path_str(e, "involvedObject.name"),
+                                                                        "list-0");
+        ok(only_this, "events: only about that pod");
+        cJSON_Delete(events);
 }
 
 int main(void) {
