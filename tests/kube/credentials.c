@@ -242,6 +242,42 @@ static void test_kubeconfig(void) {
                 ok(false, "open my exec kubeconfig: %s", err.msg);
         }
 
+        /* tls-server-name: connect to the URL's address, verify (and send
+         * SNI for) another name; KUBERNETES_EXEC_INFO with provideClusterInfo */
+        _cleanup_free_ char *tsn = path("kubeconfig-tls-name"), *info = path("exec-info.json");
+        _cleanup_free_ char *dump = path("dump-exec.sh");
+        text = ka_asprintf("#!/bin/sh\nprintf '%%s' \"$KUBERNETES_EXEC_INFO\" > %s\n"
+                           "printf '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
+                           "\"status\":{\"token\":\"%%s\"}}' \"$(cat %s)\"\n",
+                           info, sa);
+        write_text(dump, text, 0755);
+        free(text);
+        for (int good = 1; good >= 0; good--) {
+                text = ka_asprintf("apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+                                   "clusters: [{name: s, cluster: {server: \"%s\", certificate-authority: %s, "
+                                   "tls-server-name: %s}}]\n"
+                                   "users: [{name: u, user: {exec: {apiVersion: client.authentication.k8s.io/v1, "
+                                   "command: %s, interactiveMode: Never, provideClusterInfo: true}}}]\n"
+                                   "contexts: [{name: c, context: {cluster: s, user: u}}]\n",
+                                   sim.server, ca, good ? "localhost" : "wrong.example", dump);
+                write_text(tsn, text, 0600);
+                free(text);
+                snprintf(yaml, sizeof(yaml), "{path: %s}", tsn);
+                if (good) {
+                        is_int(try_get("kubeconfig", yaml, false, &err), 0,
+                               "tls-server-name matching the certificate: accepted (%s)", err.msg);
+                        _cleanup_free_ char *got = file_text("exec-info.json");
+                        like(got, "\"kind\":\"ExecCredential\"", "KUBERNETES_EXEC_INFO: an ExecCredential");
+                        like(got, "\"interactive\":false", "KUBERNETES_EXEC_INFO: not interactive");
+                        _cleanup_free_ char *want = ka_asprintf("\"server\":\"%s\"", sim.server);
+                        like(got, want, "KUBERNETES_EXEC_INFO: provideClusterInfo gives the server");
+                        like(got, "\"certificate-authority-data\":\"", "KUBERNETES_EXEC_INFO: and the CA");
+                } else {
+                        is_int(try_get("kubeconfig", yaml, false, &err), -EPROTO,
+                               "tls-server-name the certificate does not name: refused");
+                }
+        }
+
         /* tokenFile in a kubeconfig rotates too */
         _cleanup_free_ char *tfk = path("kubeconfig-tokenfile");
         snprintf(yaml, sizeof(yaml), "{path: %s}", tfk);
