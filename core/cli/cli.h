@@ -50,6 +50,14 @@ int ka_cli_document(struct ka_cli *cli, bool required, const struct ka_document 
  * any plugin was refused, else 0. */
 int ka_cli_plugins(struct ka_cli *cli, const struct ka_registry **ret);
 
+/* The config model (ka_cli_document, ka_cli_plugins, ka_config_load); its
+ * diagnostics are added to diags and printed.  Returns an exit code:
+ * KA_EXIT_USAGE when there is no config or it has errors (*ret unset),
+ * KA_EXIT_FAILURE when a plugin was refused (*ret set), else 0 (*ret set;
+ * free it with ka_config_free). */
+struct ka_config;
+int ka_cli_config(struct ka_cli *cli, struct ka_config **ret, struct ka_diags *diags);
+
 /* Print a located diagnostics list to stderr. */
 void ka_cli_print_diags(const struct ka_diags *d);
 

@@ -59,7 +59,7 @@ int ka_cmd_check(struct ka_cli *cli, int argc, char **argv) {
                 {0},
         };
         int c;
-        optind = 1;
+        optind = 0; /* 0: glibc re-reads the option string (main parsed with "+") */
         while ((c = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
                 switch (c) {
                 case 'c':
@@ -77,24 +77,17 @@ int ka_cmd_check(struct ka_cli *cli, int argc, char **argv) {
                 usage(stderr);
                 return KA_EXIT_USAGE;
         }
-        const struct ka_document *doc;
-        int rc = ka_cli_document(cli, true, &doc);
-        if (rc)
-                return rc;
-        const struct ka_registry *reg;
-        int plugins_rc = ka_cli_plugins(cli, &reg);
-        if (plugins_rc == KA_EXIT_USAGE)
-                return plugins_rc;
         struct ka_diags diags = {0};
         struct ka_config *cfg = NULL;
-        int r = ka_config_load(doc, reg, &cfg, &diags);
-        ka_cli_print_diags(&diags);
-        if (r < 0) {
-                fprintf(stderr, "%s: %zu error%s, %zu warning%s\n", doc->path, diags.errors,
-                        diags.errors == 1 ? "" : "s", diags.warnings, diags.warnings == 1 ? "" : "s");
+        int rc = ka_cli_config(cli, &cfg, &diags);
+        if (rc == KA_EXIT_USAGE) {
+                if (diags.errors)
+                        fprintf(stderr, "%s: %zu error%s, %zu warning%s\n", cli->doc.path, diags.errors,
+                                diags.errors == 1 ? "" : "s", diags.warnings, diags.warnings == 1 ? "" : "s");
                 ka_diags_free(&diags);
-                return KA_EXIT_USAGE;
+                return rc;
         }
+        const struct ka_document *doc = &cli->doc;
         size_t templates = 0;
         for (size_t i = 0; i < cfg->n_clouds; i++) {
                 print_cloud(cfg->clouds[i]);
@@ -105,5 +98,5 @@ int ka_cmd_check(struct ka_cli *cli, int argc, char **argv) {
                diags.warnings == 1 ? "" : "s");
         ka_diags_free(&diags);
         ka_config_free(cfg);
-        return plugins_rc;
+        return rc;
 }

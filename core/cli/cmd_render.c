@@ -124,7 +124,7 @@ int ka_cmd_render(struct ka_cli *cli, int argc, char **argv) {
                 .instance_identity = "<jenkins-instance-identity>",
         };
         int c;
-        optind = 1;
+        optind = 0; /* 0: glibc re-reads the option string (main parsed with "+") */
         while ((c = getopt_long(argc, argv, "c:t:l:o:h", options, NULL)) != -1) {
                 switch (c) {
                 case 'c':
@@ -169,27 +169,18 @@ int ka_cmd_render(struct ka_cli *cli, int argc, char **argv) {
                 usage(stderr);
                 return KA_EXIT_USAGE;
         }
-        const struct ka_document *doc;
-        int rc = ka_cli_document(cli, true, &doc);
-        if (rc)
-                return rc;
-        const struct ka_registry *reg;
-        int plugins_rc = ka_cli_plugins(cli, &reg);
-        if (plugins_rc == KA_EXIT_USAGE)
-                return plugins_rc;
         struct ka_diags diags = {0};
         _cleanup_(ka_config_freep) struct ka_config *cfg = NULL;
-        if (ka_config_load(doc, reg, &cfg, &diags) < 0) {
-                ka_cli_print_diags(&diags);
-                ka_diags_free(&diags);
-                return KA_EXIT_USAGE;
-        }
-        ka_cli_print_diags(&diags);
+        int plugins_rc = ka_cli_config(cli, &cfg, &diags);
         size_t printed = diags.n;
+        if (plugins_rc == KA_EXIT_USAGE) {
+                ka_diags_free(&diags);
+                return plugins_rc;
+        }
 
         const struct ka_cloud *cloud = NULL;
         if (cli->cloud && !(cloud = ka_config_cloud(cfg, cli->cloud))) {
-                fprintf(stderr, "kubeagent: no cloud named \"%s\" in %s\n", cli->cloud, doc->path);
+                fprintf(stderr, "kubeagent: no cloud named \"%s\" in %s\n", cli->cloud, cli->doc.path);
                 ka_diags_free(&diags);
                 return KA_EXIT_USAGE;
         }
@@ -229,7 +220,7 @@ int ka_cmd_render(struct ka_cli *cli, int argc, char **argv) {
         ka_diags_free(&diags);
         if (ok < 0)
                 return KA_EXIT_USAGE;
-        rc = print_pod(&r, strcmp(output, "json") == 0, params.explain);
+        int rc = print_pod(&r, strcmp(output, "json") == 0, params.explain);
         ka_rendered_free(&r);
         return rc ? rc : plugins_rc;
 }

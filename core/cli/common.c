@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "config/config.h"
 #include "util/fs.h"
 #include "util/mem.h"
 
@@ -49,4 +50,19 @@ int ka_cli_plugins(struct ka_cli *cli, const struct ka_registry **ret) {
         }
         *ret = &cli->plugins;
         return cli->plugin_diags.errors ? KA_EXIT_FAILURE : 0;
+}
+
+int ka_cli_config(struct ka_cli *cli, struct ka_config **ret, struct ka_diags *diags) {
+        const struct ka_document *doc;
+        int rc = ka_cli_document(cli, true, &doc);
+        if (rc)
+                return rc;
+        const struct ka_registry *reg;
+        int plugins_rc = ka_cli_plugins(cli, &reg);
+        if (plugins_rc == KA_EXIT_USAGE)
+                return plugins_rc;
+        size_t from = diags->n;
+        int r = ka_config_load(doc, reg, ret, diags);
+        ka_cli_print_diags(&(struct ka_diags){.v = diags->v + from, .n = diags->n - from});
+        return r < 0 ? KA_EXIT_USAGE : plugins_rc;
 }

@@ -774,8 +774,10 @@ int ka_template_render(const struct ka_cloud *cloud, const struct ka_template *t
                 drop_empty_lists(pod);
                 sort_keys(pod, true);
                 const cJSON *labels = ka_json_path(pod, "metadata.labels");
-                for (cJSON *o = r.extra->child; o; o = o->next)
+                for (cJSON *o = r.extra->child; o; o = o->next) {
                         ka_json_set(ka_json_object(o, "metadata"), "labels", cJSON_Duplicate(labels, true));
+                        sort_keys(o, true);
+                }
         }
         cJSON_Delete(r.mounts);
         ka_template_free(t);

@@ -515,9 +515,9 @@ static void test_volumes(void) {
         free(mounts);
         is_int(count(r.extra_objects), 1, "a dynamic PVC is an object to create after the pod");
         is_json(cJSON_GetArrayItem(r.extra_objects, 0), "",
-                "{\"apiVersion\":\"v1\",\"kind\":\"PersistentVolumeClaim\",\"metadata\":{\"name\":\"pvc-agent-1-"
-                "153pzwtw\",\"labels\":{\"jenkins\":\"slave\",\"jenkins/label\":\"slave-default\",\"jenkins/label-"
-                "digest\":\"0\",\"kubernetes.jenkins.io/controller\":\"http___jx\"}},\"spec\":{\"accessModes\":["
+                "{\"apiVersion\":\"v1\",\"kind\":\"PersistentVolumeClaim\",\"metadata\":{\"labels\":{\"jenkins\":"
+                "\"slave\",\"jenkins/label\":\"slave-default\",\"jenkins/label-digest\":\"0\",\"kubernetes.jenkins.io/"
+                "controller\":\"http___jx\"},\"name\":\"pvc-agent-1-153pzwtw\"},\"spec\":{\"accessModes\":["
                 "\"ReadWriteOnce\"],\"resources\":{\"requests\":{\"storage\":\"10Gi\"}},\"storageClassName\":"
                 "\"fast\"}}",
                 "labelled like the pod");

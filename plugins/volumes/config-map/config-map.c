@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/volutil.h"
+
 struct conf {
         char *name;
         char *mount_path;
@@ -36,8 +38,7 @@ static int render(void *state, const void *conf, const struct kubeagent_volume_c
         cJSON_AddStringToObject(cm, "name", c->name);
         if (c->optional >= 0)
                 cJSON_AddBoolToObject(cm, "optional", c->optional);
-        out->mount_path = strdup(c->mount_path);
-        if (!out->mount_path)
+        if (volutil_mount(out, c->mount_path) < 0)
                 return -ENOMEM;
         if (c->sub_path && c->sub_path[strspn(c->sub_path, " \t")]) {
                 out->sub_path = strdup(c->sub_path);

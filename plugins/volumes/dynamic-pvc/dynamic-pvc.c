@@ -15,40 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct conf {
-        char *mount_path;
-        char *access_modes;
-        char *storage_class;
-        char *size;
-};
-
-static const struct kubeagent_config_key pod_keys[] = {
-        {"mountPath", KUBEAGENT_CFG_STRING, NULL, KUBEAGENT_CFG_REQUIRED, offsetof(struct conf, mount_path),
-         "where the containers see it"},
-        {"accessModes", KUBEAGENT_CFG_STRING, "ReadWriteOnce", 0, offsetof(struct conf, access_modes),
-         "access mode of the claim"},
-        {"storageClassName", KUBEAGENT_CFG_STRING, NULL, 0, offsetof(struct conf, storage_class),
-         "storage class (default: the cluster's)"},
-        {"requestsSize", KUBEAGENT_CFG_STRING, "10Gi", 0, offsetof(struct conf, size), "size of the claim"},
-        {0},
-};
-
-static const struct kubeagent_config_key workspace_keys[] = {
-        {"accessModes", KUBEAGENT_CFG_STRING, "ReadWriteOnce", 0, offsetof(struct conf, access_modes),
-         "access mode of the claim"},
-        {"storageClassName", KUBEAGENT_CFG_STRING, NULL, 0, offsetof(struct conf, storage_class),
-         "storage class (default: the cluster's)"},
-        {"requestsSize", KUBEAGENT_CFG_STRING, "10Gi", 0, offsetof(struct conf, size), "size of the claim"},
-        {0},
-};
-
-static char *trimmed(const char *s, const char *fallback) {
-        s = s ? s + strspn(s, " \t") : "";
-        size_t n = strlen(s);
-        while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-                n--;
-        return n ? strndup(s, n) : fallback ? strdup(fallback) : NULL;
-}
+#include "../common/volutil.h"
 
 /* 8 characters [a-z0-9] from the mount path (FNV-1a). */
 static void volume_id(const char *mount_path, char id[9]) {
@@ -65,7 +32,7 @@ static int render(void *state, const void *conf, const struct kubeagent_volume_c
                   struct kubeagent_volume_out *out, struct ka_error *err) {
         (void)state;
         (void)err;
-        const struct conf *c = conf;
+        const struct volutil_claim *c = conf;
         char name[320], id[9];
         if (ctx->form == KUBEAGENT_VOLUME_WORKSPACE) {
                 snprintf(name, sizeof(name), "pvc-workspace-%s", ctx->pod_name);
@@ -78,34 +45,23 @@ static int render(void *state, const void *conf, const struct kubeagent_volume_c
         cJSON_AddStringToObject(ref, "claimName", name);
         cJSON_AddBoolToObject(ref, "readOnly", 0);
 
-        char *mode = trimmed(c->access_modes, "ReadWriteOnce"), *size = trimmed(c->size, "10Gi"),
-             *class = trimmed(c->storage_class, NULL);
         cJSON *pvc = cJSON_CreateObject();
         cJSON_AddStringToObject(pvc, "apiVersion", "v1");
         cJSON_AddStringToObject(pvc, "kind", "PersistentVolumeClaim");
         cJSON_AddStringToObject(cJSON_AddObjectToObject(pvc, "metadata"), "name", name);
-        cJSON *spec = cJSON_AddObjectToObject(pvc, "spec");
-        cJSON_AddItemToArray(cJSON_AddArrayToObject(spec, "accessModes"), cJSON_CreateString(mode));
-        cJSON_AddStringToObject(cJSON_AddObjectToObject(cJSON_AddObjectToObject(spec, "resources"), "requests"),
-                                "storage", size);
-        if (class)
-                cJSON_AddStringToObject(spec, "storageClassName", class);
-        free(mode);
-        free(size);
-        free(class);
+        volutil_claim_spec(cJSON_AddObjectToObject(pvc, "spec"), c);
         out->extra_objects = cJSON_CreateArray();
         cJSON_AddItemToArray(out->extra_objects, pvc);
-        if (ctx->form == KUBEAGENT_VOLUME_WORKSPACE)
-                return 0;
-        out->mount_path = strdup(c->mount_path);
-        return out->mount_path ? 0 : -ENOMEM;
+        return ctx->form == KUBEAGENT_VOLUME_WORKSPACE ? 0 : volutil_mount(out, c->mount_path);
 }
 
 static const char *const symbols[] = {"dynamicPVC", NULL};
 
 static const struct kubeagent_volume_ops ops = {
-        .pod = {.symbols = symbols, .keys = pod_keys, .conf_size = sizeof(struct conf)},
-        .workspace = {.symbols = symbols, .keys = workspace_keys, .conf_size = sizeof(struct conf)},
+        .pod = {.symbols = symbols, .keys = volutil_claim_pod_keys, .conf_size = sizeof(struct volutil_claim)},
+        .workspace = {.symbols = symbols,
+                      .keys = volutil_claim_workspace_keys,
+                      .conf_size = sizeof(struct volutil_claim)},
         .render = render,
 };
 

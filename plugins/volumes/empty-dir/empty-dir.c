@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/volutil.h"
+
 struct conf {
         char *mount_path;
         int memory;
@@ -29,18 +31,6 @@ static const struct kubeagent_config_key workspace_keys[] = {
         {0},
 };
 
-/* A copy without surrounding blanks, NULL when blank. */
-static char *trimmed(const char *s) {
-        if (!s)
-                return NULL;
-        while (*s == ' ' || *s == '\t')
-                s++;
-        size_t n = strlen(s);
-        while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-                n--;
-        return n ? strndup(s, n) : NULL;
-}
-
 static int render(void *state, const void *conf, const struct kubeagent_volume_ctx *ctx,
                   struct kubeagent_volume_out *out, struct ka_error *err) {
         (void)state;
@@ -50,14 +40,13 @@ static int render(void *state, const void *conf, const struct kubeagent_volume_c
         cJSON *dir = cJSON_AddObjectToObject(out->source, "emptyDir");
         cJSON_AddStringToObject(dir, "medium", c->memory == 1 ? "Memory" : "");
         if (ctx->form == KUBEAGENT_VOLUME_WORKSPACE) {
-                char *limit = trimmed(c->size_limit);
+                char *limit = volutil_trimmed(c->size_limit, NULL);
                 if (limit)
                         cJSON_AddStringToObject(dir, "sizeLimit", limit);
                 free(limit);
                 return 0;
         }
-        out->mount_path = strdup(c->mount_path);
-        return out->mount_path ? 0 : -ENOMEM;
+        return volutil_mount(out, c->mount_path);
 }
 
 static const char *const pod_symbols[] = {"emptyDirVolume", NULL};

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/volutil.h"
+
 struct conf {
         char *host_path;
         char *mount_path;
@@ -61,8 +63,7 @@ static int render(void *state, const void *conf, const struct kubeagent_volume_c
         if (ctx->form == KUBEAGENT_VOLUME_WORKSPACE)
                 return 0;
         out->read_only = c->read_only == 1;
-        out->mount_path = strdup(c->mount_path);
-        return out->mount_path ? 0 : -ENOMEM;
+        return volutil_mount(out, c->mount_path);
 }
 
 static const char *const pod_symbols[] = {"hostPathVolume", NULL};

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/volutil.h"
+
 struct conf {
         char *server;
         char *path;
@@ -47,8 +49,7 @@ static int render(void *state, const void *conf, const struct kubeagent_volume_c
         cJSON_AddBoolToObject(nfs, "readOnly", c->read_only == 1);
         if (ctx->form == KUBEAGENT_VOLUME_WORKSPACE)
                 return 0;
-        out->mount_path = strdup(c->mount_path);
-        return out->mount_path ? 0 : -ENOMEM;
+        return volutil_mount(out, c->mount_path);
 }
 
 static const char *const pod_symbols[] = {"nfsVolume", NULL};

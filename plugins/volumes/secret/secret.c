@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/volutil.h"
+
 struct conf {
         char *secret_name;
         char *mount_path;
@@ -98,8 +100,7 @@ static int render(void *state, const void *conf, const struct kubeagent_volume_c
         long mode = mode_of(c->default_mode);
         if (mode >= 0)
                 cJSON_AddNumberToObject(s, "defaultMode", (double)mode);
-        out->mount_path = strdup(c->mount_path);
-        return out->mount_path ? 0 : -ENOMEM;
+        return volutil_mount(out, c->mount_path);
 }
 
 static const char *const symbols[] = {"secretVolume", NULL};
