@@ -6,6 +6,7 @@
 
 #include "tap.h"
 #include "util/fs.h"
+#include "util/json.h"
 #include "util/mem.h"
 
 static char dir[] = "/tmp/ka-fixture-XXXXXX";
@@ -68,4 +69,9 @@ const struct ka_cloud *fixture_cloud(const char *cloud_keys, const char *templat
 const struct ka_template *fixture_template(const char *one_template) {
         _cleanup_free_ char *t = ka_asprintf("          - %s\n", one_template);
         return fixture_cloud("", t)->templates[0];
+}
+
+char *fixture_json(const cJSON *obj, const char *path) {
+        const cJSON *n = path && *path ? ka_json_path(obj, path) : obj;
+        return n ? cJSON_PrintUnformatted(n) : ka_strdup("(absent)");
 }

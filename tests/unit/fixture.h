@@ -18,4 +18,14 @@ const struct ka_cloud *fixture_cloud(const char *cloud_keys, const char *templat
 /* The template of a cloud with just it (one flow mapping). */
 const struct ka_template *fixture_template(const char *one_template);
 
+/* The compact JSON text of obj.path (of obj for "" or NULL), or
+ * "(absent)"; free() it.  is_json() compares it with a TAP test. */
+char *fixture_json(const cJSON *obj, const char *path);
+#define is_json(obj, path, want, ...)                                                                                  \
+        do {                                                                                                           \
+                char *got_ = fixture_json((obj), (path));                                                              \
+                is_str(got_, (want), __VA_ARGS__);                                                                     \
+                free(got_);                                                                                            \
+        } while (0)
+
 #endif

@@ -114,18 +114,6 @@ static const char *env(const cJSON *c, const char *name) {
         return NULL;
 }
 
-static char *at(const cJSON *obj, const char *path) {
-        const cJSON *n = path && *path ? ka_json_path(obj, path) : obj;
-        return n ? cJSON_PrintUnformatted(n) : ka_strdup("(absent)");
-}
-
-#define is_json(obj, path, want, ...)                                                                                  \
-        do {                                                                                                           \
-                char *got_ = at((obj), (path));                                                                        \
-                is_str(got_, (want), __VA_ARGS__);                                                                     \
-                free(got_);                                                                                            \
-        } while (0)
-
 static size_t count(const cJSON *list) {
         return (size_t)cJSON_GetArraySize(list);
 }
@@ -224,7 +212,7 @@ static void test_small_cases(void) {
         ok(ka_streq(env(busybox, "JENKINS_AGENT_FILE"), "/jenkins-agent/agent.jar"), "with JENKINS_AGENT_FILE");
         is_json(cJSON_GetArrayItem(ka_json_path(pod, "spec.initContainers"), 0), "image",
                 "\"registry.example.com/" IMAGE "\"", "the init container's image has the registry prefix");
-        char *m = at(busybox, "volumeMounts");
+        char *m = fixture_json(busybox, "volumeMounts");
         like(m, "{\"mountPath\":\"/jenkins-agent\",\"name\":\"jenkins-agent\",\"readOnly\":true}",
              "the agent volume is mounted read-only");
         free(m);
@@ -404,7 +392,7 @@ static void test_yaml_merges(void) {
                 if (ka_streq(ka_json_str(v, "name"), "host-volume"))
                         hv = v;
         is_json(hv, "hostPath.path", "\"/host/data2\"", "yamlOverrideVolume: the child's volume");
-        char *mounts = at(container(pod, "jnlp"), "volumeMounts");
+        char *mounts = fixture_json(container(pod, "jnlp"), "volumeMounts");
         like(mounts, "{\"mountPath\":\"/etc/config\",\"name\":\"host-volume\",\"subPath\":\"mypath\"}",
              "yamlOverrideVolume: the parent's mount with its subPath");
         like(mounts,
@@ -507,7 +495,7 @@ static void test_volumes(void) {
                 "{\"ephemeral\":{\"volumeClaimTemplate\":{\"spec\":{\"accessModes\":[\"ReadWriteOnce\"],\"resources\":"
                 "{\"requests\":{\"storage\":\"5Gi\"}}}}},\"name\":\"workspace-volume\"}]",
                 "volumes named volume-<i>, the second at /m/a skipped, the workspace volume from its plugin");
-        char *mounts = at(cJSON_GetArrayItem(ka_json_path(r.pod, "spec.containers"), 0), "volumeMounts");
+        char *mounts = fixture_json(cJSON_GetArrayItem(ka_json_path(r.pod, "spec.containers"), 0), "volumeMounts");
         like(mounts, "{\"mountPath\":\"/m/a\",\"name\":\"volume-0\",\"readOnly\":true}",
              "only a hostPath mount may be read-only");
         like(mounts, "{\"mountPath\":\"/m/nfs\",\"name\":\"volume-1\",\"readOnly\":false}",
@@ -594,7 +582,7 @@ static void test_explain_and_errors(void) {
         ka_diags_free(&d);
         setenv("KUBERNETES_JENKINS_URL", "http://env.example.com", 1);
         is_int(ka_template_render(nourl, nourl->templates[0], &p, &r, &d), 0, "KUBERNETES_JENKINS_URL is used");
-        char *text = at(r.pod, "");
+        char *text = fixture_json(r.pod, "");
         like(text, "http://env.example.com/", "with its slash");
         free(text);
         ka_rendered_free(&r);

@@ -29,19 +29,6 @@ static cJSON *json(const char *text) {
         return j;
 }
 
-/* The JSON text of obj.path (compact), for comparisons. */
-static char *at(const cJSON *obj, const char *path) {
-        const cJSON *n = ka_json_path(obj, path);
-        return n ? cJSON_PrintUnformatted(n) : ka_strdup("(absent)");
-}
-
-#define is_json(obj, path, want, ...)                                                                                  \
-        do {                                                                                                           \
-                char *got_ = at((obj), (path));                                                                        \
-                is_str(got_, (want), __VA_ARGS__);                                                                     \
-                free(got_);                                                                                            \
-        } while (0)
-
 static const struct ka_container *container(const struct ka_template *t, const char *name) {
         for (size_t i = 0; i < t->n_containers; i++)
                 if (strcmp(t->containers[i]->name, name) == 0)
