@@ -106,7 +106,7 @@ void ka_logv(enum ka_log_level level, const char *component, const char *fmt, va
                               component ? ": " : "", msg);
                 break;
         case KA_LOG_TOOL:
-                ka_buf_printf(&line, "%s: %s%s%s%s\n", cfg.program,
+                ka_buf_printf(&line, "%s: %s%s%s%s", cfg.program,
                               level <= KA_LOG_WARN || level >= KA_LOG_DEBUG ? level_names[level] : "",
                               level <= KA_LOG_WARN || level >= KA_LOG_DEBUG ? ": " : "",
                               component && level >= KA_LOG_DEBUG ? component : "",

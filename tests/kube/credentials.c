@@ -142,7 +142,7 @@ static void test_certificate(void) {
 static void test_service_account(void) {
         _cleanup_free_ char *dir = path("incluster");
         char port[16];
-        snprintf(port, sizeof(port), "%d", sim.api_port);
+        snprintf(port, sizeof(port), "%d", sim.proc.port);
         setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1", 1);
         setenv("KUBERNETES_SERVICE_PORT", port, 1);
         char yaml[1024];

@@ -10,11 +10,10 @@
 
 #include "kube/kube.h"
 #include "plugin/plugin.h"
+#include "simproc.h"
 
 struct sim {
-        pid_t pid;
-        int api_port, admin_port;
-        char dir[256];
+        struct simproc proc;            /* pid, ports, state folder */
         char server[64];                /* https://127.0.0.1:PORT */
 };
 

@@ -351,7 +351,7 @@ static void test_errors(void) {
                 "bad.yaml:1:13: error: unknown key \"htp\" under kubeagent",
                 "bad.yaml:3:13: error: unknown credentials type \"nosuch\" (known: ",
                 "bad.yaml:4:6: error: missing required key \"path\"",
-                "bad.yaml:5:13: error: unknown frontend \"jenkinz\" (known: test-frontend)",
+                "bad.yaml:5:13: error: unknown frontend \"jenkinz\" (known: jenkins, test-frontend)",
                 "bad.yaml:6:1: warning: \"unclassified\" only has a meaning inside Jenkins; ignored",
                 "bad.yaml:7:1: error: unknown key \"bogus\"",
                 "bad.yaml:12:9: error: unknown key \"namspace\" (did you mean \"namespace\"?)",

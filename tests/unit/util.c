@@ -118,6 +118,13 @@ static void test_secret(void) {
         ok(r > 0, "a log line was written");
         ok(strstr(line, "s3cr3t") == NULL, "secret absent from the log line");
         like(line, "using ******** and ********", "both occurrences masked");
+        ka_log_setup("test", KA_LOG_INFO, KA_LOG_TOOL);
+        ka_log_set_fd(fds[1]);
+        ka_log_warn("auth", "one line");
+        ka_log_set_fd(2);
+        memset(line, 0, sizeof(line));
+        r = read(fds[0], line, sizeof(line) - 1);
+        is_str(line, "test: warning: one line\n", "the tool format is one line");
         close(fds[0]);
         close(fds[1]);
 
