@@ -259,8 +259,13 @@ static int cmp_place(const struct ka_diag *x, const struct ka_diag *y) {
         return x->col < y->col ? -1 : x->col > y->col;
 }
 
-/* In file order; and a Jenkins-only key in fifty templates is one warning,
- * not fifty. */
+/* A Jenkins-only key warns once: in fifty templates it is one warning
+ * ("... (and 49 more times)"), not fifty. */
+static bool jenkins_only(const struct ka_diag *x) {
+        return x->severity == KA_DIAG_WARNING && strstr(x->msg, "only has a meaning inside Jenkins");
+}
+
+/* The diagnostics from `start` in file order, Jenkins-only warnings folded. */
 static void sort_and_fold(struct ka_diags *d, size_t start) {
         for (size_t i = start + 1; i < d->n; i++) { /* insertion sort: stable, and lists are short */
                 struct ka_diag x = d->v[i];
@@ -270,13 +275,14 @@ static void sort_and_fold(struct ka_diags *d, size_t start) {
                 d->v[j] = x;
         }
         size_t out = start;
+        size_t *more = ka_new0(size_t, d->n - start + 1);
         for (size_t i = start; i < d->n; i++) {
                 struct ka_diag *x = &d->v[i];
                 size_t first = start;
-                while (first < out && !(x->severity == KA_DIAG_WARNING && d->v[first].severity == KA_DIAG_WARNING &&
-                                        strcmp(d->v[first].msg, x->msg) == 0))
+                while (first < out && !(jenkins_only(x) && strcmp(d->v[first].msg, x->msg) == 0))
                         first++;
                 if (first < out) {
+                        more[first - start]++;
                         free(x->file);
                         free(x->msg);
                         d->warnings--;
@@ -285,6 +291,14 @@ static void sort_and_fold(struct ka_diags *d, size_t start) {
                 d->v[out++] = *x;
         }
         d->n = out;
+        for (size_t i = start; i < out; i++)
+                if (more[i - start]) {
+                        char *msg = ka_asprintf("%s (and %zu more time%s)", d->v[i].msg, more[i - start],
+                                                more[i - start] == 1 ? "" : "s");
+                        free(d->v[i].msg);
+                        d->v[i].msg = msg;
+                }
+        free(more);
 }
 
 int ka_config_load(const struct ka_document *doc, const struct ka_registry *reg, struct ka_config **ret,

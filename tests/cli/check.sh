@@ -39,7 +39,7 @@ YAML
 out=$("$KUBEAGENT" check -c "$d/bad.yaml" 2>&1); rc=$?
 expect_eq "$rc" 2 "errors exit 2"
 expect_match "$out" "bad.yaml:5:23: error: \"containerCap\": expected an integer" "a bad number is located"
-expect_match "$out" "bad.yaml:9:13: warning: \"nodeProperties\" only has a meaning inside Jenkins; ignored" \
+expect_match "$out" "bad.yaml:9:13: warning: \"nodeProperties\" only has a meaning inside Jenkins; ignored (and 1 more time)" \
         "a Jenkins-only key warns"
 expect_no_match "$out" "bad.yaml:13:13: warning" "once"
 expect_match "$out" "bad.yaml:11:24: error: container name \"Bad_Name\" must match RFC 1123" "a bad container name"

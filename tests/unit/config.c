@@ -341,7 +341,7 @@ static void test_errors(void) {
              "            containers:\n"                                                      /* 21 */
              "              - {name: Maven, image: maven}\n"                                  /* 22 */
              "              - {name: x, image: ''}\n"                                         /* 23 */
-             "              - {name: y, image: y, ports: [{containerPort: 70000}]}\n"         /* 24 */
+             "              - {name: y, image: 'y z', ports: [{containerPort: 70000}]}\n"     /* 24 */
              "          - name: u\n"                                                          /* 25 */
              "            nodeProperties: []\n"                                               /* 26 */
              "            volumes: [{nosuchVolume: {}}]\n"                                    /* 27 */
@@ -357,19 +357,21 @@ static void test_errors(void) {
                 "bad.yaml:12:9: error: unknown key \"namspace\" (did you mean \"namespace\"?)",
                 "bad.yaml:13:21: error: jenkinsUrl \"not a url\" is not an http(s) URL",
                 "bad.yaml:15:24: error: jenkinsTunnel cannot be used with webSocket",
-                "bad.yaml:18:13: warning: \"nodeProperties\" only has a meaning inside Jenkins; ignored\n",
+                "bad.yaml:18:13: warning: \"nodeProperties\" only has a meaning inside Jenkins; ignored (and 1 more "
+                "time)\n",
                 "bad.yaml:19:28: error: nodeUsageMode: expected NORMAL or EXCLUSIVE",
                 "bad.yaml:20:41: error: hostPath must be an absolute path, not \"relative\"",
                 "bad.yaml:22:24: error: container name \"Maven\" must match RFC 1123",
                 "bad.yaml:23:34: error: image must not be empty",
-                "bad.yaml:24:61: error: containerPort must be between 1 and 65535",
+                "bad.yaml:24:34: error: malformed image \"y z\": it must not contain whitespace",
+                "bad.yaml:24:65: error: containerPort must be between 1 and 65535",
                 "bad.yaml:27:24: error: unknown volume type \"nosuchVolume\" (known: ",
                 "bad.yaml:28:58: error: yaml: container \"a\" is listed twice",
         };
         for (size_t i = 0; i < KA_ARRAY_SIZE(want); i++)
                 like(l.text, want[i], "located: %.60s", strchr(want[i], ' ') + 1);
         ok(!strstr(l.text, "bad.yaml:26:13: warning"), "a Jenkins-only key warns once, not once per template");
-        is_int(l.diags.errors, 15, "every error is reported");
+        is_int(l.diags.errors, 16, "every error is reported");
         unload(&l);
 
         load(&l, "cycle.yaml",
