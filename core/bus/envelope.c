@@ -13,18 +13,12 @@
 #include "util/str.h"
 
 static const char *const reject_names[KA_BUS_REJECT_COUNT_] = {
-        [KA_BUS_REJECT_NONE] = "none",
-        [KA_BUS_REJECT_OVERSIZED] = "oversized",
-        [KA_BUS_REJECT_MALFORMED] = "malformed",
-        [KA_BUS_REJECT_INVALID] = "invalid",
-        [KA_BUS_REJECT_UNSEALED] = "unsealed",
-        [KA_BUS_REJECT_UNKEYED] = "unkeyed",
-        [KA_BUS_REJECT_FORGED] = "forged",
-        [KA_BUS_REJECT_REPLAYED] = "replayed",
-        [KA_BUS_REJECT_STALE] = "stale",
-        [KA_BUS_REJECT_UNKNOWN_SESSION] = "unknown_session",
-        [KA_BUS_REJECT_SPOOFED] = "spoofed",
-        [KA_BUS_REJECT_UNEXPECTED] = "unexpected",
+        [KA_BUS_REJECT_NONE] = "none",           [KA_BUS_REJECT_OVERSIZED] = "oversized",
+        [KA_BUS_REJECT_MALFORMED] = "malformed", [KA_BUS_REJECT_INVALID] = "invalid",
+        [KA_BUS_REJECT_UNSEALED] = "unsealed",   [KA_BUS_REJECT_UNKEYED] = "unkeyed",
+        [KA_BUS_REJECT_FORGED] = "forged",       [KA_BUS_REJECT_REPLAYED] = "replayed",
+        [KA_BUS_REJECT_STALE] = "stale",         [KA_BUS_REJECT_UNKNOWN_SESSION] = "unknown_session",
+        [KA_BUS_REJECT_SPOOFED] = "spoofed",     [KA_BUS_REJECT_UNEXPECTED] = "unexpected",
 };
 
 const char *ka_bus_reject_name(enum ka_bus_reject r) {
@@ -205,8 +199,8 @@ static bool take_str(const cJSON *v, bool (*valid)(const char *), char *dst, siz
 int ka_bus_msg_decode(const char *text, size_t len, size_t max_size, struct ka_bus_msg *ret,
                       enum ka_bus_reject *ret_reason, struct ka_error *err) {
         if (len > max_size)
-                return invalid(ret_reason, KA_BUS_REJECT_OVERSIZED, err, "message of %zu bytes exceeds the %zu-byte limit",
-                               len, max_size);
+                return invalid(ret_reason, KA_BUS_REJECT_OVERSIZED, err,
+                               "message of %zu bytes exceeds the %zu-byte limit", len, max_size);
         size_t bad = scan_text((const unsigned char *)text, len);
         if (bad < len)
                 return invalid(ret_reason, KA_BUS_REJECT_MALFORMED, err,
@@ -315,14 +309,14 @@ int ka_bus_msg_encode(const struct ka_bus_msg *m, struct ka_buf *out, struct ka_
             !ka_bus_valid_name(m->to) || m->time < 0 || (double)m->time > KA_BUS_UINT_MAX ||
             (double)m->seq > KA_BUS_UINT_MAX || (m->payload && !cJSON_IsObject(m->payload)))
                 return ka_error_set(err, -EINVAL, "cannot encode an invalid %s message", m->type);
-        int r = ka_buf_printf(out, "{\"type\":\"%s\",\"id\":\"%s\",\"sender\":\"%s\",\"to\":\"%s\",\"time\":%lld", m->type,
-                              m->id, m->sender, m->to, (long long)m->time);
+        int r = ka_buf_printf(out, "{\"type\":\"%s\",\"id\":\"%s\",\"sender\":\"%s\",\"to\":\"%s\",\"time\":%lld",
+                              m->type, m->id, m->sender, m->to, (long long)m->time);
         if (r == 0 && m->seq)
                 r = ka_buf_printf(out, ",\"seq\":%llu", (unsigned long long)m->seq);
         if (r == 0 && m->payload) {
                 char *p = ka_json_print(m->payload);
                 r = ka_buf_printf(out, ",\"payload\":%s}", p);
-                ka_wipe(p, strlen(p));  /* payloads may carry an agent secret */
+                ka_wipe(p, strlen(p)); /* payloads may carry an agent secret */
                 free(p);
         } else if (r == 0)
                 r = ka_buf_puts(out, ",\"payload\":{}}");
@@ -353,13 +347,15 @@ static int check_value(const cJSON *v, const struct ka_bus_field *f, const char 
                 return 0;
         case KA_BUS_F_NAME:
                 if (!cJSON_IsString(v) || !ka_bus_valid_name(v->valuestring))
-                        return ka_error_set(err, -EBADMSG, "%s\"%s\" must be a name of 1 to %d characters [A-Za-z0-9._-]",
-                                            where, f->name, KA_BUS_NAME_MAX);
+                        return ka_error_set(err, -EBADMSG,
+                                            "%s\"%s\" must be a name of 1 to %d characters [A-Za-z0-9._-]", where,
+                                            f->name, KA_BUS_NAME_MAX);
                 return 0;
         case KA_BUS_F_ID:
                 if (!cJSON_IsString(v) || !ka_bus_valid_id(v->valuestring))
-                        return ka_error_set(err, -EBADMSG, "%s\"%s\" must be an id of 1 to %d characters [A-Za-z0-9._:/@-]",
-                                            where, f->name, KA_BUS_ID_MAX);
+                        return ka_error_set(err, -EBADMSG,
+                                            "%s\"%s\" must be an id of 1 to %d characters [A-Za-z0-9._:/@-]", where,
+                                            f->name, KA_BUS_ID_MAX);
                 return 0;
         case KA_BUS_F_UINT:
                 if (!valid_uint(v))
@@ -387,7 +383,8 @@ static int check_value(const cJSON *v, const struct ka_bus_field *f, const char 
                                                             f->name);
                         } else if (f->items) {
                                 if (!cJSON_IsObject(item))
-                                        return ka_error_set(err, -EBADMSG, "%s\"%s\" must hold objects", where, f->name);
+                                        return ka_error_set(err, -EBADMSG, "%s\"%s\" must hold objects", where,
+                                                            f->name);
                                 int r = check_fields(item, f->items, f->name, err);
                                 if (r < 0)
                                         return r;

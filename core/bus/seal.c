@@ -94,8 +94,8 @@ int ka_bus_random(void *buf, size_t len) {
 
 /* ---- primitives ---- */
 
-int ka_bus_hkdf(const unsigned char *ikm, size_t ikm_len, const unsigned char *salt, size_t salt_len,
-                const char *info, unsigned char *out, size_t out_len) {
+int ka_bus_hkdf(const unsigned char *ikm, size_t ikm_len, const unsigned char *salt, size_t salt_len, const char *info,
+                unsigned char *out, size_t out_len) {
         EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
         if (!kdf)
                 return -ENOSYS;
@@ -126,7 +126,8 @@ int ka_bus_gcm_seal(const unsigned char key[KA_BUS_KEY_LEN], const unsigned char
         int n, r = -EIO;
         if (EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, iv) == 1 &&
             (aad_len == 0 || EVP_EncryptUpdate(ctx, NULL, &n, aad, (int)aad_len) == 1) &&
-            (len == 0 || EVP_EncryptUpdate(ctx, out, &n, in, (int)len) == 1) && EVP_EncryptFinal_ex(ctx, out, &n) == 1 &&
+            (len == 0 || EVP_EncryptUpdate(ctx, out, &n, in, (int)len) == 1) &&
+            EVP_EncryptFinal_ex(ctx, out, &n) == 1 &&
             EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, KA_BUS_TAG_LEN, tag) == 1)
                 r = 0;
         EVP_CIPHER_CTX_free(ctx);
@@ -171,8 +172,8 @@ int ka_bus_session_keys(const struct ka_bus_key *psk, const unsigned char peer_n
         int r = ka_bus_hkdf(psk->k, KA_BUS_KEY_LEN, salt, sizeof(salt), "kubeagent bus v1 core to peer", to_peer->k,
                             KA_BUS_KEY_LEN);
         if (r == 0)
-                r = ka_bus_hkdf(psk->k, KA_BUS_KEY_LEN, salt, sizeof(salt), "kubeagent bus v1 peer to core",
-                                to_core->k, KA_BUS_KEY_LEN);
+                r = ka_bus_hkdf(psk->k, KA_BUS_KEY_LEN, salt, sizeof(salt), "kubeagent bus v1 peer to core", to_core->k,
+                                KA_BUS_KEY_LEN);
         if (r == 0)
                 r = ka_bus_hkdf(psk->k, KA_BUS_KEY_LEN, salt, sizeof(salt), "kubeagent bus v1 session id", id,
                                 sizeof(id));
@@ -187,7 +188,7 @@ int ka_bus_session_keys(const struct ka_bus_key *psk, const unsigned char peer_n
                 session = session << 8 | id[i];
         *ret = k;
         ka_bus_keys_wipe(&k);
-        *ret_session = session ? session : 1;   /* 0 means "none" in a frame */
+        *ret_session = session ? session : 1; /* 0 means "none" in a frame */
         return 0;
 }
 
@@ -256,8 +257,8 @@ int ka_bus_frame_write(struct ka_buf *out, enum ka_bus_frame_kind kind, uint64_t
                         r = ka_buf_append(out, tag, sizeof(tag));
                 if (r == 0) {
                         unsigned char *ct = (unsigned char *)out->data + start + KA_BUS_FRAME_HDR;
-                        r = ka_bus_gcm_seal(key->k, iv, (unsigned char *)out->data + start, KA_BUS_FRAME_HDR, ct,
-                                            len, ct, ct + len);
+                        r = ka_bus_gcm_seal(key->k, iv, (unsigned char *)out->data + start, KA_BUS_FRAME_HDR, ct, len,
+                                            ct, ct + len);
                 }
         }
         if (r < 0) {

@@ -62,21 +62,21 @@ struct ka_bus_frame {
         uint64_t session;
         int64_t time;
         unsigned char iv[KA_BUS_IV_LEN];
-        const unsigned char *header;    /* the 36 bytes, the AAD */
-        const unsigned char *body;      /* ciphertext + tag when sealed */
+        const unsigned char *header; /* the 36 bytes, the AAD */
+        const unsigned char *body;   /* ciphertext + tag when sealed */
         size_t body_len;
 };
 
 /* One side's keys for one session. */
 struct ka_bus_replay {
-        uint64_t top;           /* highest counter accepted */
-        uint64_t bits;          /* bit i set: counter top - i was accepted */
+        uint64_t top;  /* highest counter accepted */
+        uint64_t bits; /* bit i set: counter top - i was accepted */
 };
 
 struct ka_bus_keys {
         struct ka_bus_key tx, rx;
         uint32_t tx_dir, rx_dir;
-        uint64_t tx_counter;    /* the last counter used */
+        uint64_t tx_counter; /* the last counter used */
         struct ka_bus_replay window;
 };
 
@@ -90,8 +90,8 @@ int ka_bus_key_load(const char *path, struct ka_bus_key *ret, struct ka_error *e
 void ka_bus_key_wipe(struct ka_bus_key *k);
 
 /* HKDF-SHA256 (RFC 5869) through OpenSSL's EVP_KDF. */
-int ka_bus_hkdf(const unsigned char *ikm, size_t ikm_len, const unsigned char *salt, size_t salt_len,
-                const char *info, unsigned char *out, size_t out_len);
+int ka_bus_hkdf(const unsigned char *ikm, size_t ikm_len, const unsigned char *salt, size_t salt_len, const char *info,
+                unsigned char *out, size_t out_len);
 /* AES-256-GCM with a 12-byte IV and a 16-byte tag. */
 int ka_bus_gcm_seal(const unsigned char key[KA_BUS_KEY_LEN], const unsigned char iv[KA_BUS_IV_LEN],
                     const unsigned char *aad, size_t aad_len, const unsigned char *in, size_t len, unsigned char *out,

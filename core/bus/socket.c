@@ -10,7 +10,7 @@
 #include "util/str.h"
 
 #define SOCKET_BUFFER (1 << 20)
-#define IPC_PATH_MAX 107        /* sizeof(sun_path) - 1 */
+#define IPC_PATH_MAX 107 /* sizeof(sun_path) - 1 */
 
 static bool host_char(char c) {
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||

@@ -32,13 +32,14 @@ enum ka_bus_transport {
 };
 
 struct ka_bus_socket {
-        int nn;                 /* -1 when closed */
+        int nn; /* -1 when closed */
         int rcvfd;
         char *address;
         bool bound;
 };
 
-#define KA_BUS_SOCKET_INIT {.nn = -1, .rcvfd = -1, .address = NULL, .bound = false}
+#define KA_BUS_SOCKET_INIT                                                                                             \
+        { .nn = -1, .rcvfd = -1, .address = NULL, .bound = false }
 
 /* Check an address: inproc://NAME, ipc://PATH or tcp://HOST:PORT (HOST may
  * be * to bind every interface, or [an IPv6 address]).  Sets *ret. */

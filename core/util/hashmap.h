@@ -13,18 +13,19 @@
 #include <stdint.h>
 
 struct ka_hashmap_slot {
-        char *key;      /* NULL: free */
+        char *key; /* NULL: free */
         void *value;
         uint64_t hash;
 };
 
 struct ka_hashmap {
         struct ka_hashmap_slot *slots;
-        size_t cap;     /* 0 or a power of two */
+        size_t cap; /* 0 or a power of two */
         size_t n;
 };
 
-#define KA_HASHMAP_INIT {.slots = NULL, .cap = 0, .n = 0}
+#define KA_HASHMAP_INIT                                                                                                \
+        { .slots = NULL, .cap = 0, .n = 0 }
 
 void *ka_hashmap_get(const struct ka_hashmap *m, const char *key);
 /* Insert or replace; returns the value that was there (or NULL). */

@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         struct ka_error err = {0};
         if (ka_bus_msg_decode((const char *)data, size, 1 << 20, &m, &reason, &err) < 0) {
                 if (reason <= KA_BUS_REJECT_NONE || reason >= KA_BUS_REJECT_COUNT_ || !err.msg[0])
-                        __builtin_trap();       /* every refusal has a reason and a message */
+                        __builtin_trap(); /* every refusal has a reason and a message */
                 return 0;
         }
         struct ka_buf out = KA_BUF_INIT(2u << 20);

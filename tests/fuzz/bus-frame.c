@@ -79,7 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                                 __builtin_trap();
                         decode(plain.data, plain.len);
                 } else if (r == 0) {
-                        __builtin_trap();       /* a flipped bit must never open */
+                        __builtin_trap(); /* a flipped bit must never open */
                 }
         } else {
                 if (ka_bus_frame_parse(data, size, &f, &err) == 0 && f.sealed) {

@@ -9,9 +9,8 @@
 
 #define MAX 4096
 
-static const char *good =
-        "{\"type\":\"job\",\"id\":\"abc.1\",\"sender\":\"core\",\"to\":\"w1\",\"time\":1764133814123,"
-        "\"seq\":7,\"payload\":{\"job\":\"pod/ci/maven-1\",\"epoch\":3}}";
+static const char *good = "{\"type\":\"job\",\"id\":\"abc.1\",\"sender\":\"core\",\"to\":\"w1\",\"time\":1764133814123,"
+                          "\"seq\":7,\"payload\":{\"job\":\"pod/ci/maven-1\",\"epoch\":3}}";
 
 /* Decode text; return the rejection reason (NONE when accepted). */
 static enum ka_bus_reject decode(const char *text, struct ka_error *err) {
@@ -27,8 +26,7 @@ static enum ka_bus_reject decode(const char *text, struct ka_error *err) {
 static void refused(const char *text, enum ka_bus_reject want, const char *msg_part, const char *what) {
         struct ka_error err = {0};
         enum ka_bus_reject got = decode(text, &err);
-        is_str(ka_bus_reject_name(got), ka_bus_reject_name(want), "%s: refused as %s", what,
-               ka_bus_reject_name(want));
+        is_str(ka_bus_reject_name(got), ka_bus_reject_name(want), "%s: refused as %s", what, ka_bus_reject_name(want));
         if (msg_part)
                 like(err.msg, msg_part, "%s: says why", what);
 }
@@ -85,7 +83,8 @@ static void test_refusals(void) {
         refused("{} {}", KA_BUS_REJECT_MALFORMED, "trailing data at byte 3", "two objects");
         refused("{\"type\":\"job\",\"id\":\"1\",\"sender\":\"a\",\"to\":\"b\",\"time\":1,\"payload\":{},\"x\":1}",
                 KA_BUS_REJECT_INVALID, "unknown envelope member \"x\"", "an unknown member");
-        refused("{\"type\":\"job\",\"type\":\"job\",\"id\":\"1\",\"sender\":\"a\",\"to\":\"b\",\"time\":1,\"payload\":{}}",
+        refused("{\"type\":\"job\",\"type\":\"job\",\"id\":\"1\",\"sender\":\"a\",\"to\":\"b\",\"time\":1,\"payload\":{"
+                "}}",
                 KA_BUS_REJECT_INVALID, "\"type\" appears twice", "a member twice");
         refused("{\"type\":\"job\",\"id\":\"1\",\"sender\":\"a\",\"time\":1,\"payload\":{}}", KA_BUS_REJECT_INVALID,
                 "\"to\" is missing", "a missing recipient");
@@ -96,8 +95,8 @@ static void test_refusals(void) {
         refused("{\"type\":\"jobjobjobjobjobjobjobjobjobjobjob\",\"id\":\"1\",\"sender\":\"a\",\"to\":\"b\",\"time\":1,"
                 "\"payload\":{}}",
                 KA_BUS_REJECT_INVALID, "\"type\" must be", "a 33-character type");
-        refused("{\"type\":7,\"id\":\"1\",\"sender\":\"a\",\"to\":\"b\",\"time\":1,\"payload\":{}}", KA_BUS_REJECT_INVALID,
-                "\"type\" must be", "a numeric type");
+        refused("{\"type\":7,\"id\":\"1\",\"sender\":\"a\",\"to\":\"b\",\"time\":1,\"payload\":{}}",
+                KA_BUS_REJECT_INVALID, "\"type\" must be", "a numeric type");
         refused("{\"type\":\"job\",\"id\":\"a b\",\"sender\":\"a\",\"to\":\"b\",\"time\":1,\"payload\":{}}",
                 KA_BUS_REJECT_INVALID, "\"id\" must be", "an id with a space");
         refused("{\"type\":\"job\",\"id\":\"1\",\"sender\":\"-a\",\"to\":\"b\",\"time\":1,\"payload\":{}}",
@@ -116,13 +115,17 @@ static void test_refusals(void) {
                 KA_BUS_REJECT_INVALID, "\"seq\" must be a positive integer", "seq 0");
         refused("{\"type\":\"job\",\"id\":\"1\",\"sender\":\"a\",\"to\":\"b\",\"time\":1,\"payload\":[]}",
                 KA_BUS_REJECT_INVALID, "\"payload\" must be an object, not an array", "an array payload");
-        refused("{\"type\":\"job\",\"id\":\"1\",\"sender\":\"a\",\"to\":\"b\",\"time\":1,\"payload\":{\"a\":\"\xc0\xaf\"}}",
+        refused("{\"type\":\"job\",\"id\":\"1\",\"sender\":\"a\",\"to\":\"b\",\"time\":1,\"payload\":{\"a\":"
+                "\"\xc0\xaf\"}}",
                 KA_BUS_REJECT_MALFORMED, "not UTF-8", "an overlong UTF-8 sequence");
-        refused("{\"type\":\"job\",\"id\":\"1\",\"sender\":\"a\",\"to\":\"b\",\"time\":1,\"payload\":{\"a\":\"\xed\xa0\x80\"}}",
+        refused("{\"type\":\"job\",\"id\":\"1\",\"sender\":\"a\",\"to\":\"b\",\"time\":1,\"payload\":{\"a\":"
+                "\"\xed\xa0\x80\"}}",
                 KA_BUS_REJECT_MALFORMED, "not UTF-8", "an encoded surrogate");
-        refused("{\"type\":\"job\",\"id\":\"1\",\"sender\":\"a\",\"to\":\"b\",\"time\":1,\"payload\":{\"a\":\"x\\u0000y\"}}",
+        refused("{\"type\":\"job\",\"id\":\"1\",\"sender\":\"a\",\"to\":\"b\",\"time\":1,\"payload\":{\"a\":"
+                "\"x\\u0000y\"}}",
                 KA_BUS_REJECT_MALFORMED, "NUL", "a \\u0000 escape that would cut a string");
-        refused("{\"type\":\"job\",\"id\":\"1\",\"sender\":\"a\",\"to\":\"b\",\"time\":1,\"payload\":{\"a\":\"\\ud800\"}}",
+        refused("{\"type\":\"job\",\"id\":\"1\",\"sender\":\"a\",\"to\":\"b\",\"time\":1,\"payload\":{\"a\":"
+                "\"\\ud800\"}}",
                 KA_BUS_REJECT_MALFORMED, "invalid JSON", "a lone surrogate escape");
         refused("{\"type\":\"job\",\"id\":\"1\",\"sender\":\"a\",\"to\":\"b\",\"time\":1,\"payload\":{\"a\":[{\"x\":1,"
                 "\"x\":2}]}}",

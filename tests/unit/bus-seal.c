@@ -37,16 +37,20 @@ static const struct gcm_vector vectors[] = {
          "d0d1c8a799996bf0265b98b5d48ab919"},
         {"GCM spec case 15", "feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308",
          "cafebabefacedbaddecaf888", "",
-         "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de6"
+         "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de"
+         "6"
          "57ba637b391aafd255",
-         "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a"
+         "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7"
+         "a"
          "0abcc9f662898015ad",
          "b094dac5d93471bdec1a502270e3cc6c"},
         {"GCM spec case 16 (with AAD)", "feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308",
          "cafebabefacedbaddecaf888", "feedfacedeadbeeffeedfacedeadbeefabaddad2",
-         "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de6"
+         "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de"
+         "6"
          "57ba637b39",
-         "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a"
+         "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7"
+         "a"
          "0abcc9f662",
          "76fc6ece0f4e1768cddf8853bb2d551b"},
         {"CAVP gcmEncryptExtIV256", "83688deb4af8007f9b713b47cfa6c73e35ea7a3aa4ecdb414dded03bf7a0fd3a",
@@ -144,8 +148,8 @@ static void test_key_files(void) {
         key_refused(dir, "world", hex, sizeof(hex) - 1, 0644, -EPERM, "mode 0644 lets others read or change it");
         key_refused(dir, "groupw", hex, sizeof(hex) - 1, 0660, -EPERM, "chmod 600");
         key_refused(dir, "short", hex, 40, 0600, -EINVAL, "expected 32 bytes or 64 hex digits");
-        key_refused(dir, "badhex", "zz0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", 64, 0600, -EINVAL,
-                    "expected 32 bytes or 64 hex digits");
+        key_refused(dir, "badhex", "zz0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", 64, 0600,
+                    -EINVAL, "expected 32 bytes or 64 hex digits");
         unsigned char zero[32] = {0};
         key_refused(dir, "zero", zero, sizeof(zero), 0600, -EINVAL, "all zeros");
         char *missing = ka_path_join(dir, "missing");
@@ -176,7 +180,8 @@ static void session_pair(struct ka_bus_keys *core, struct ka_bus_keys *peer, uin
         memset(pn, 1, sizeof(pn));
         memset(cn, 2, sizeof(cn));
         uint64_t s1, s2;
-        if (ka_bus_session_keys(&psk, pn, cn, true, core, &s1) < 0 || ka_bus_session_keys(&psk, pn, cn, false, peer, &s2) < 0)
+        if (ka_bus_session_keys(&psk, pn, cn, true, core, &s1) < 0 ||
+            ka_bus_session_keys(&psk, pn, cn, false, peer, &s2) < 0)
                 abort();
         *session = s1;
         ok(s1 == s2, "both sides derive the same session id");
@@ -223,7 +228,7 @@ static void test_sessions(void) {
         /* tamper with each part of frame 3 */
         for (size_t at = 0; at < f3.len; at += 7) {
                 if (at < 8)
-                        continue;       /* magic/version/kind/flags: refused by the parser, checked below */
+                        continue; /* magic/version/kind/flags: refused by the parser, checked below */
                 f3.data[at] ^= 0x20;
                 int r = ka_bus_frame_parse(f3.data, f3.len, &f, &err);
                 if (r == 0)
@@ -236,7 +241,8 @@ static void test_sessions(void) {
         }
         ok(true, "a changed byte anywhere in header, body or tag is refused");
         ka_bus_frame_parse(f3.data, f3.len, &f, &err);
-        is_int(ka_bus_open_data(&peer, &f, &plain), 0, "the untouched frame 3 still opens: forgeries did not move the window");
+        is_int(ka_bus_open_data(&peer, &f, &plain), 0,
+               "the untouched frame 3 still opens: forgeries did not move the window");
 
         /* a frame sealed with other keys (a forger without the pre-shared key) */
         struct ka_buf forged = KA_BUF_INIT(4096);
@@ -252,7 +258,7 @@ static void test_sessions(void) {
         struct ka_buf late = KA_BUF_INIT(4096);
         core.tx_counter = 3;
         struct ka_buf tmp = KA_BUF_INIT(4096);
-        ka_bus_seal_data(&core, &late, session, 1, text, strlen(text));         /* counter 4 */
+        ka_bus_seal_data(&core, &late, session, 1, text, strlen(text)); /* counter 4 */
         for (int i = 0; i < 70; i++) {
                 ka_buf_reset(&tmp);
                 ka_bus_seal_data(&core, &tmp, session, 1, text, strlen(text));
@@ -304,13 +310,14 @@ static void test_frames(void) {
         b.data[6] = 1;
         is_int(ka_bus_frame_parse(b.data, b.len, &f, &err), -EBADMSG, "reserved bits set");
         b.data[6] = 0;
-        b.data[4] = 1;  /* claims sealed, but 2 bytes cannot hold a tag */
+        b.data[4] = 1; /* claims sealed, but 2 bytes cannot hold a tag */
         is_int(ka_bus_frame_parse(b.data, b.len, &f, &err), -EBADMSG, "a sealed frame too short for its tag");
 
         struct ka_bus_key k;
         memset(k.k, 7, sizeof(k.k));
         ka_buf_reset(&b);
-        is_int(ka_bus_frame_write(&b, KA_BUS_FRAME_WELCOME, 99, 5, iv, &k, "hello there", 11), 0, "write a sealed frame");
+        is_int(ka_bus_frame_write(&b, KA_BUS_FRAME_WELCOME, 99, 5, iv, &k, "hello there", 11), 0,
+               "write a sealed frame");
         is_int(b.len, KA_BUS_FRAME_HDR + 11 + KA_BUS_TAG_LEN, "header + ciphertext + tag");
         ka_bus_frame_parse(b.data, b.len, &f, &err);
         struct ka_buf out = KA_BUF_INIT(4096);

@@ -94,7 +94,7 @@ static void test_pair(const char *addr, const char *what) {
         }
         ka_bus_socket_close(&peer);
         ka_bus_socket_close(&core);
-        ka_bus_socket_close(&core);     /* closing twice is harmless */
+        ka_bus_socket_close(&core); /* closing twice is harmless */
 }
 
 int main(void) {
