@@ -204,27 +204,6 @@ static const char *convert(const struct kubeagent_config_key *k, const cJSON *v,
         return "a known type";
 }
 
-/* Edit distance, for "did you mean" (small strings only). */
-static size_t distance(const char *a, const char *b) {
-        size_t la = strlen(a), lb = strlen(b);
-        if (la > 64 || lb > 64)
-                return SIZE_MAX;
-        size_t row[65];
-        for (size_t j = 0; j <= lb; j++)
-                row[j] = j;
-        for (size_t i = 1; i <= la; i++) {
-                size_t prev = row[0];
-                row[0] = i;
-                for (size_t j = 1; j <= lb; j++) {
-                        size_t cur = row[j];
-                        size_t sub = prev + ((a[i - 1] | 32) != (b[j - 1] | 32));
-                        row[j] = KA_MIN(KA_MIN(row[j] + 1, row[j - 1] + 1), sub);
-                        prev = cur;
-                }
-        }
-        return row[lb];
-}
-
 static const struct kubeagent_config_key *find_key(const struct kubeagent_config_key *keys, const char *name) {
         for (const struct kubeagent_config_key *k = keys; k && k->name; k++)
                 if (strcmp(k->name, name) == 0)
@@ -237,7 +216,7 @@ static void unknown_key(const struct kubeagent_config_key *keys, const char *nam
         const char *best = NULL;
         size_t best_d = SIZE_MAX;
         for (const struct kubeagent_config_key *k = keys; k && k->name; k++) {
-                size_t d = distance(name, k->name);
+                size_t d = ka_strdistance(name, k->name);
                 if (d < best_d)
                         best_d = d, best = k->name;
         }

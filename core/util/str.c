@@ -120,3 +120,23 @@ void ka_strlcpy(char *dst, const char *src, size_t n) {
         memcpy(dst, src, len);
         dst[len] = '\0';
 }
+
+size_t ka_strdistance(const char *a, const char *b) {
+        size_t la = strlen(a), lb = strlen(b);
+        if (la > 64 || lb > 64)
+                return SIZE_MAX;
+        size_t row[65];
+        for (size_t j = 0; j <= lb; j++)
+                row[j] = j;
+        for (size_t i = 1; i <= la; i++) {
+                size_t prev = row[0];
+                row[0] = i;
+                for (size_t j = 1; j <= lb; j++) {
+                        size_t cur = row[j];
+                        size_t sub = prev + ((a[i - 1] | 32) != (b[j - 1] | 32));
+                        row[j] = KA_MIN(KA_MIN(row[j] + 1, row[j - 1] + 1), sub);
+                        prev = cur;
+                }
+        }
+        return row[lb];
+}

@@ -22,6 +22,9 @@ bool ka_endswith(const char *s, const char *suffix);
 bool ka_isempty(const char *s);                        /* NULL or "" */
 /* A copy without leading/trailing whitespace. */
 char *ka_strip(const char *s);
+/* Edit distance, ASCII case-insensitive, for "did you mean" (SIZE_MAX when
+ * a string is over 64 bytes). */
+size_t ka_strdistance(const char *a, const char *b);
 /* Copy src into dst of size n, truncating; always terminates. */
 void ka_strlcpy(char *dst, const char *src, size_t n);
 

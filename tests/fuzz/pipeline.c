@@ -1,8 +1,10 @@
-/* Fuzz target: the Jenkinsfile reader (lexer and parser). */
+/* Fuzz target: the Jenkinsfile reader (lexer, parser, and what it makes of
+ * podTemplate steps and declarative agents). */
 #include <stddef.h>
 #include <stdint.h>
 
 #include "pipeline/ast.h"
+#include "pipeline/pipeline.h"
 #include "util/mem.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -26,5 +28,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 __builtin_trap(); /* every refusal says where */
         }
         ka_arena_free(&arena);
+
+        /* yamlFile can read nothing from a folder that does not exist */
+        struct ka_pipeline_options o = {.base_dir = "/nonexistent/kubeagent-fuzz"};
+        struct ka_pipeline p;
+        struct ka_diags d = {0};
+        int r = ka_pipeline_read((const char *)data, size, "fuzz.groovy", &o, &p, &d);
+        if (r == 0 || r == -22)
+                ka_pipeline_free(&p);
+        else if (d.errors == 0)
+                __builtin_trap(); /* a refusal comes with its reason */
+        ka_diags_free(&d);
         return 0;
 }
