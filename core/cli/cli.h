@@ -11,7 +11,9 @@
 
 #include <stdbool.h>
 
+#include "config/config.h"
 #include "config/document.h"
+#include "pipeline/pipeline.h"
 #include "plugin/plugin.h"
 
 enum {
@@ -86,5 +88,23 @@ struct ka_cli_kube {
 /* Returns an exit code; problems are printed. */
 int ka_cli_kube_open(struct ka_cli *cli, struct ka_cli_kube *ret);
 void ka_cli_kube_close(struct ka_cli_kube *k);
+
+/* A Jenkinsfile's pod templates (jenkinsfile.c): read, loaded like config
+ * templates and given their parents from the config's clouds (when there
+ * is a config) and from the Jenkinsfile.  Per block, `loaded` and
+ * `unwrapped` are NULL when the block has errors.  Problems go to diags;
+ * returns 0, KA_EXIT_FAILURE (a plugin was refused) or KA_EXIT_USAGE (any
+ * error).  *ret is always set: free it with ka_cli_pipeline_free(). */
+struct ka_cli_pipeline {
+        struct ka_pipeline p;
+        struct ka_config *cfg;                  /* NULL without a config */
+        struct ka_template **loaded;
+        struct ka_template **unwrapped;
+        const struct ka_cloud **clouds;         /* each block's cloud (NULL without a config) */
+};
+int ka_cli_pipeline_load(struct ka_cli *cli, const char *path, struct ka_cli_pipeline *ret, struct ka_diags *diags);
+void ka_cli_pipeline_free(struct ka_cli_pipeline *cp);
+/* `kubeagent check Jenkinsfile` */
+int ka_cmd_check_jenkinsfile(struct ka_cli *cli, const char *path);
 
 #endif

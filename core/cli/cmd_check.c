@@ -10,9 +10,15 @@
 
 static void usage(FILE *f) {
         fprintf(f, "Usage: kubeagent check [-c CONFIG]\n"
+                   "       kubeagent check [-c CONFIG] [--cloud NAME] JENKINSFILE\n"
                    "\n"
                    "Validate a config file (or folder): every error and warning with file:line:col,\n"
-                   "then one line per cloud and per template.  Exit 2 when there are errors.\n");
+                   "then one line per cloud and per template.  Exit 2 when there are errors.\n"
+                   "\n"
+                   "With a Jenkinsfile, validate the pod templates of its podTemplate steps and\n"
+                   "kubernetes agents the same way, with the config's clouds and templates for\n"
+                   "inheritFrom when there is a config; --cloud names the cloud of the blocks that\n"
+                   "do not name one (default: the first).\n");
 }
 
 static const char *or_dash(const char *s) {
@@ -53,8 +59,10 @@ static void print_cloud(const struct ka_cloud *c) {
 }
 
 int ka_cmd_check(struct ka_cli *cli, int argc, char **argv) {
+        enum { OPT_CLOUD = 256 };
         static const struct option options[] = {
                 {"config", required_argument, NULL, 'c'},
+                {"cloud", required_argument, NULL, OPT_CLOUD},
                 {"help", no_argument, NULL, 'h'},
                 {0},
         };
@@ -65,6 +73,9 @@ int ka_cmd_check(struct ka_cli *cli, int argc, char **argv) {
                 case 'c':
                         cli->config_path = optarg;
                         break;
+                case OPT_CLOUD:
+                        cli->cloud = optarg;
+                        break;
                 case 'h':
                         usage(stdout);
                         return KA_EXIT_OK;
@@ -73,6 +84,8 @@ int ka_cmd_check(struct ka_cli *cli, int argc, char **argv) {
                         return KA_EXIT_USAGE;
                 }
         }
+        if (optind + 1 == argc)
+                return ka_cmd_check_jenkinsfile(cli, argv[optind]);
         if (optind < argc) {
                 usage(stderr);
                 return KA_EXIT_USAGE;
