@@ -89,22 +89,27 @@ struct ka_cli_kube {
 int ka_cli_kube_open(struct ka_cli *cli, struct ka_cli_kube *ret);
 void ka_cli_kube_close(struct ka_cli_kube *k);
 
-/* A Jenkinsfile's pod templates (jenkinsfile.c): read, loaded like config
- * templates and given their parents from the config's clouds (when there
- * is a config) and from the Jenkinsfile.  Per block, `loaded` and
- * `unwrapped` are NULL when the block has errors.  Problems go to diags;
- * returns 0, KA_EXIT_FAILURE (a plugin was refused) or KA_EXIT_USAGE (any
- * error).  *ret is always set: free it with ka_cli_pipeline_free(). */
+/* A Jenkinsfile's pod templates (jenkinsfile.c): read, and loaded like
+ * config templates, each with its cloud: the block's `cloud`, else --cloud,
+ * else the config's first.  Without a config, `clouds` are NULL, or with
+ * `default_cloud` every block is in a cloud with every default.  `loaded`
+ * is NULL for a block with errors.  Problems go to diags; returns 0,
+ * KA_EXIT_FAILURE (a plugin was refused) or KA_EXIT_USAGE (any error).
+ * *ret is always set: free it with ka_cli_pipeline_free(). */
 struct ka_cli_pipeline {
         struct ka_pipeline p;
-        struct ka_config *cfg;                  /* NULL without a config */
+        struct ka_config *cfg;
         struct ka_template **loaded;
-        struct ka_template **unwrapped;
-        const struct ka_cloud **clouds;         /* each block's cloud (NULL without a config) */
+        const struct ka_cloud **clouds;
+        struct ka_document default_doc; /* the default cloud's, when used */
 };
-int ka_cli_pipeline_load(struct ka_cli *cli, const char *path, struct ka_cli_pipeline *ret, struct ka_diags *diags);
+int ka_cli_pipeline_load(struct ka_cli *cli, const char *path, bool default_cloud, struct ka_cli_pipeline *ret,
+                         struct ka_diags *diags);
 void ka_cli_pipeline_free(struct ka_cli_pipeline *cp);
-/* `kubeagent check Jenkinsfile` */
+/* The loaded templates of block i's cloud (the parents a nested block may
+ * name), into ret (room for every block); returns how many. */
+size_t ka_cli_pipeline_parents(const struct ka_cli_pipeline *cp, size_t i, const struct ka_template **ret);
+/* `kubeagent check JENKINSFILE` */
 int ka_cmd_check_jenkinsfile(struct ka_cli *cli, const char *path);
 
 #endif

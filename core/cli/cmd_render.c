@@ -1,9 +1,12 @@
 /* kubeagent render -c CONFIG (-t TEMPLATE | -l LABEL-EXPRESSION) [--cloud NAME]
  *     [--name AGENT-NAME] [--secret SECRET] [--jenkins-url URL] [-o json|yaml] [--explain]
+ * kubeagent render [-c CONFIG] JENKINSFILE [--cloud NAME] [...]
  *
  * Print the one Pod a template renders to, offline, as the daemon would
  * create it: the same code, with placeholders for what only Jenkins knows
- * (the agent secret, a direct connection's endpoint) unless given. */
+ * (the agent secret, a direct connection's endpoint) unless given.  With a
+ * Jenkinsfile, the pods of its podTemplate steps and kubernetes agents, in
+ * source order. */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,18 +22,30 @@
 #include "yaml/yaml.h"
 
 #define SECRET_PLACEHOLDER "<agent-secret>"
+/* A Jenkinsfile's pods: the Jenkins URL when no config or option gives
+ * one, and the suffix of agent names (real ones never have vowels). */
+#define JENKINS_URL_PLACEHOLDER "<jenkins-url>"
+#define AGENT_SUFFIX_PLACEHOLDER "agent"
 
 static void usage(FILE *f) {
         fprintf(f, "Usage: kubeagent render -c CONFIG (-t TEMPLATE | -l LABEL-EXPRESSION) [--cloud NAME]\n"
                    "                        [--name AGENT-NAME] [--secret SECRET] [--jenkins-url URL]\n"
                    "                        [-o json|yaml] [--explain]\n"
+                   "       kubeagent render [-c CONFIG] JENKINSFILE [--cloud NAME] [--name AGENT-NAME]\n"
+                   "                        [--secret SECRET] [--jenkins-url URL] [-o json|yaml] [--explain]\n"
                    "\n"
                    "Print the Pod a pod template renders to, exactly as kubeagentd would create it.\n"
+                   "With a Jenkinsfile, the pods its podTemplate steps and kubernetes agents would\n"
+                   "get, one YAML document each in source order (a List with -o json), with the\n"
+                   "config's clouds and templates as parents when there is a config; agent names\n"
+                   "end in -" AGENT_SUFFIX_PLACEHOLDER " and the Jenkins URL is " JENKINS_URL_PLACEHOLDER
+                   " unless given.\n"
                    "\n"
                    "  -t, --template NAME      the template of that name (first of the first cloud having it)\n"
                    "  -l, --label EXPRESSION   the first template a Jenkins label expression selects\n"
                    "                           ('' selects the first NORMAL template)\n"
-                   "      --cloud NAME         only this cloud's templates\n"
+                   "      --cloud NAME         only this cloud's templates (Jenkinsfile: the cloud of\n"
+                   "                           blocks that name none)\n"
                    "      --name AGENT-NAME    the agent and pod name (default: template name + random suffix)\n"
                    "      --secret SECRET      the agent's secret (default: " SECRET_PLACEHOLDER ")\n"
                    "      --jenkins-url URL    the Jenkins URL agents connect to (default: the cloud's jenkinsUrl)\n"
@@ -73,6 +88,76 @@ static void explain_json(const cJSON *n, const char *path, const struct ka_locma
                                                             : ka_asprintf("%s%s%s", path, *path ? "." : "", c->string);
                 explain_json(c, sub, prov, out);
         }
+}
+
+static int print_pod(const struct ka_rendered *r, bool json, bool explain);
+
+/* The pods of a Jenkinsfile's blocks: in YAML, one document each after a
+ * comment naming the block; in JSON, a List as kubectl prints one. */
+static int render_jenkinsfile(struct ka_cli *cli, const char *path, struct ka_render_params params, bool json) {
+        struct ka_diags diags = {0};
+        struct ka_cli_pipeline cp;
+        int rc = ka_cli_pipeline_load(cli, path, true, &cp, &diags);
+        size_t n = cp.p.n_blocks;
+        struct ka_rendered *pods = ka_new0(struct ka_rendered, n + 1);
+        const struct ka_template **parents = ka_new0(const struct ka_template *, n + 1);
+        if (!params.jenkins_root_url)
+                params.jenkins_root_url = JENKINS_URL_PLACEHOLDER; /* the last resort */
+        bool given_name = params.agent_name != NULL;
+        for (size_t i = 0; rc != KA_EXIT_USAGE && i < n; i++) {
+                _cleanup_free_ char *name =
+                        given_name ? NULL : ka_agent_name(cp.loaded[i]->name, AGENT_SUFFIX_PLACEHOLDER);
+                if (!given_name)
+                        params.agent_name = name;
+                params.extra = parents;
+                params.n_extra = ka_cli_pipeline_parents(&cp, i, parents);
+                if (ka_template_render(cp.clouds[i], cp.loaded[i], &params, &pods[i], &diags) < 0)
+                        rc = KA_EXIT_USAGE;
+        }
+        ka_cli_print_diags(&diags);
+        if (rc == KA_EXIT_USAGE) {
+                fprintf(stderr, "%s: %zu error%s, %zu warning%s\n", path, diags.errors, diags.errors == 1 ? "" : "s",
+                        diags.warnings, diags.warnings == 1 ? "" : "s");
+        } else if (json) {
+                cJSON *list = cJSON_CreateObject(), *items = cJSON_CreateArray(), *explain = cJSON_CreateArray();
+                cJSON_AddStringToObject(list, "apiVersion", "v1");
+                cJSON_AddItemToObject(list, "items", items);
+                cJSON_AddStringToObject(list, "kind", "List");
+                cJSON_AddStringToObject(cJSON_AddObjectToObject(list, "metadata"), "resourceVersion", "");
+                for (size_t i = 0; i < n; i++) {
+                        cJSON_AddItemReferenceToArray(items, pods[i].pod);
+                        if (params.explain) {
+                                cJSON *e = cJSON_CreateObject();
+                                explain_json(pods[i].pod, "", pods[i].prov, e);
+                                cJSON_AddItemToArray(explain, e);
+                        }
+                }
+                if (params.explain)
+                        cJSON_AddItemToObject(list, "explain", explain);
+                else
+                        cJSON_Delete(explain);
+                char *s = cJSON_Print(list);
+                printf("%s\n", s);
+                free(s);
+                cJSON_Delete(list);
+        } else {
+                for (size_t i = 0; i < n; i++) {
+                        const struct ka_pipeline_block *b = &cp.p.blocks[i];
+                        printf("---\n# %s:%u:%u: %s, label %s%s\n", b->where.file, b->where.line, b->where.col,
+                               b->kind == KA_PIPELINE_STEP ? "podTemplate" : "kubernetes agent", b->label,
+                               b->label_generated ? " (generated)" : "");
+                        print_pod(&pods[i], false, params.explain);
+                }
+                if (!n)
+                        fprintf(stderr, "%s: no podTemplate step or kubernetes agent found\n", path);
+        }
+        for (size_t i = 0; i < n; i++)
+                ka_rendered_free(&pods[i]);
+        free(pods);
+        free(parents);
+        ka_cli_pipeline_free(&cp);
+        ka_diags_free(&diags);
+        return rc;
 }
 
 static int print_pod(const struct ka_rendered *r, bool json, bool explain) {
@@ -163,9 +248,13 @@ int ka_cmd_render(struct ka_cli *cli, int argc, char **argv) {
                         return KA_EXIT_USAGE;
                 }
         }
+        bool json = strcmp(output, "json") == 0;
+        if (optind + 1 == argc && !template_name && !label && (json || strcmp(output, "yaml") == 0))
+                return render_jenkinsfile(cli, argv[optind], params, json);
         if (optind < argc || !template_name == !label || (strcmp(output, "yaml") != 0 && strcmp(output, "json") != 0)) {
-                if (!template_name == !label)
-                        fprintf(stderr, "kubeagent render: give exactly one of -t TEMPLATE and -l LABEL-EXPRESSION\n");
+                if (!template_name == !label || optind < argc)
+                        fprintf(stderr, "kubeagent render: give exactly one of -t TEMPLATE, -l LABEL-EXPRESSION and "
+                                        "a Jenkinsfile\n");
                 usage(stderr);
                 return KA_EXIT_USAGE;
         }
@@ -220,7 +309,7 @@ int ka_cmd_render(struct ka_cli *cli, int argc, char **argv) {
         ka_diags_free(&diags);
         if (ok < 0)
                 return KA_EXIT_USAGE;
-        int rc = print_pod(&r, strcmp(output, "json") == 0, params.explain);
+        int rc = print_pod(&r, json, params.explain);
         ka_rendered_free(&r);
         return rc ? rc : plugins_rc;
 }

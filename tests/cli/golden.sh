@@ -21,30 +21,18 @@ render_all() {
         done
 }
 
-compare() {  # compare GOT GOLDEN NAME
-        if [ -n "$KA_GOLDEN_UPDATE" ]; then
-                cp "$1" "$2"
-        fi
-        if diff -u "$2" "$1" > "$out/diff"; then
-                ok 0 "$3"
-        else
-                ok 1 "$3"
-                sed 's/^/# /' "$out/diff" | head -60
-        fi
-}
-
 n_examples=0
 for f in config/examples/*.yaml; do
         name=$(basename "$f" .yaml)
         render_all "$f" > "$out/$name.yaml" 2>&1
-        compare "$out/$name.yaml" "tests/golden/$name.yaml" "$name renders as tests/golden/$name.yaml"
+        expect_golden "$out/$name.yaml" "tests/golden/$name.yaml" "$name renders as tests/golden/$name.yaml"
         n_examples=$((n_examples + 1))
 done
 expect_eq "$(ls tests/golden/*.yaml | grep -cv '\.explain\.yaml$')" "$n_examples" "one golden file per example, no stale ones"
 
 "$KUBEAGENT" render -c config/examples/inheritance.yaml -t java17 --name java17-agent --secret s3cr3t --explain \
         > "$out/explain.yaml" 2>&1
-compare "$out/explain.yaml" tests/golden/inheritance.explain.yaml "--explain names where every value comes from"
+expect_golden "$out/explain.yaml" tests/golden/inheritance.explain.yaml "--explain names where every value comes from"
 
 rm -rf "$out"
 done_testing

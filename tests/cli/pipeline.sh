@@ -1,6 +1,13 @@
 #!/bin/sh
-# `kubeagent check JENKINSFILE`: the pod templates of a Jenkinsfile checked
-# like config templates, with the config's clouds and templates as parents.
+# `kubeagent check JENKINSFILE` and `kubeagent render JENKINSFILE`: the pod
+# templates of a Jenkinsfile checked like config templates and rendered by
+# the same code, with the config's clouds and templates as parents.
+#
+# Every tests/pipelines/NAME.groovy renders (with tests/pipelines/kubeagent.yaml)
+# to exactly tests/pipelines/NAME.pods.yaml, and each example Jenkinsfile of
+# config/examples (with inheritance.yaml) to tests/pipelines/example-*.pods.yaml.
+# To regenerate after an intended change, run this and review the diff:
+#     KA_GOLDEN_UPDATE=1 make check TESTS=tests/cli/pipeline.sh && git diff tests/pipelines
 . "$top_srcdir/tests/cli/lib.sh"
 
 p="$top_srcdir/tests/pipelines"
@@ -69,6 +76,75 @@ printf 'node { sh "true" }\n' > "$d/plain.groovy"
 out=$("$KUBEAGENT" check "$d/plain.groovy" 2>&1); rc=$?
 expect_eq "$rc" 0 "a Jenkinsfile without pod templates is fine"
 expect_match "$out" "no podTemplate step or kubernetes agent found" "and says it has none"
+
+# ---- render ----
+SOURCE_DATE_EPOCH=0
+export SOURCE_DATE_EPOCH
+unset KUBERNETES_JENKINS_URL
+
+out=$("$KUBEAGENT" render "$p/readme-nesting.groovy" 2>&1); rc=$?
+expect_eq "$rc" 0 "render without a config: a default cloud"
+expect_eq "$(printf '%s\n' "$out" | grep -c '^apiVersion: v1$')" 2 "one pod per block"
+expect_match "$out" "---
+# $p/readme-nesting.groovy:2:1: podTemplate, label docker
+apiVersion: v1" "each after a comment naming its block"
+expect_match "$out" "value: <agent-secret>" "the secret is a placeholder"
+expect_match "$out" "name: maven-nbhjw-agent" "agent names end in a placeholder suffix"
+expect_match "$out" "value: <jenkins-url>/" "the Jenkins URL is a placeholder without a config"
+expect_match "$out" "kubernetes.jenkins.io/last-refresh: \"0\"" "timestamps honour SOURCE_DATE_EPOCH"
+
+out=$("$KUBEAGENT" render "$p/readme-nesting.groovy" --name agent-1 --secret s3cr3t --jenkins-url http://j:8080 2>&1)
+expect_match "$out" "  name: agent-1" "--name names the pods"
+expect_match "$out" "value: s3cr3t" "--secret gives the secret"
+expect_match "$out" "value: http://j:8080/" "--jenkins-url gives the URL"
+
+"$KUBEAGENT" render -o json -c "$p/kubeagent.yaml" "$p/run-in-two-pods.groovy" > "$d/list.json" 2>&1; rc=$?
+expect_eq "$rc" 0 "render -o json"
+got=$("$PYTHON3" -c '
+import json, sys
+l = json.load(open(sys.argv[1]))
+print(l["apiVersion"], l["kind"], l["metadata"], [i["metadata"]["labels"]["jenkins/label"] for i in l["items"]])
+' "$d/list.json" 2>&1)
+expect_eq "$got" "v1 List {'resourceVersion': ''} ['first', 'second']" "a List of the pods in source order, as kubectl prints one"
+
+out=$("$KUBEAGENT" render -c "$p/kubeagent.yaml" -t mypod "$p/readme-nesting.groovy" 2>&1); rc=$?
+expect_eq "$rc" 2 "a template and a Jenkinsfile together is a usage error"
+expect_match "$out" "give exactly one of -t TEMPLATE, -l LABEL-EXPRESSION and a Jenkinsfile" "saying so"
+
+out=$("$KUBEAGENT" render "$p/bad-readme-inherit.groovy" 2>&1); rc=$?
+expect_eq "$rc" 2 "a bad Jenkinsfile renders nothing and exits 2"
+expect_no_match "$out" "apiVersion" "nothing at all"
+
+printf "podTemplate(cloud: 'other') { }\n" > "$d/other.groovy"
+out=$("$KUBEAGENT" render "$d/other.groovy" 2>&1); rc=$?
+expect_eq "$rc" 0 "without a config, a block naming a cloud renders in the default one"
+expect_match "$out" "other.groovy:1:1: warning: cloud other: without a config (-c), kubeagent uses a default cloud" \
+        "with a warning"
+
+# the goldens
+cd "$p" || exit 1
+for f in *.groovy; do
+        name=${f%.groovy}
+        {
+                echo "# kubeagent render -c kubeagent.yaml $f --secret s3cr3t"
+                "$KUBEAGENT" render -c kubeagent.yaml "$f" --secret s3cr3t 2>&1 || echo "# exit $?"
+        } > "$d/$name.pods.yaml"
+        expect_golden "$d/$name.pods.yaml" "$name.pods.yaml" "$f renders as $name.pods.yaml"
+done
+cd "$top_srcdir" || exit 1
+for f in config/examples/Jenkinsfile.*; do
+        name=example-${f##*.}
+        {
+                echo "# kubeagent render -c config/examples/inheritance.yaml $f --secret s3cr3t"
+                "$KUBEAGENT" render -c config/examples/inheritance.yaml "$f" --secret s3cr3t 2>&1 || echo "# exit $?"
+        } > "$d/$name.pods.yaml"
+        expect_golden "$d/$name.pods.yaml" "tests/pipelines/$name.pods.yaml" "$f renders as tests/pipelines/$name.pods.yaml"
+        out=$("$KUBEAGENT" check -c config/examples/inheritance.yaml "$f" 2>&1); rc=$?
+        expect_eq "$rc" 0 "$f passes check"
+        expect_match "$out" "0 warnings" "$f has no warnings"
+done
+expect_eq "$(ls tests/pipelines/*.pods.yaml | wc -l)" "$(($(ls tests/pipelines/*.groovy | wc -l) + $(ls config/examples/Jenkinsfile.* | wc -l)))" \
+        "one golden render per Jenkinsfile, no stale ones"
 
 rm -rf "$d"
 done_testing
