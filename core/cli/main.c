@@ -18,6 +18,7 @@ static const struct ka_cli_command commands[] = {
         {"pods", ka_cmd_pods, "list the agent pods of a cloud"},
         {"logs", ka_cmd_logs, "print (or follow) the log of a container of a pod"},
         {"doctor", ka_cmd_doctor, "check the connection, identity and RBAC permissions kubeagent needs"},
+        {"exec", ka_cmd_exec, "run a command in a container of a pod (the container step)"},
 };
 
 static void usage(FILE *f) {

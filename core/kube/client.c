@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "kube.h"
+#include "util/base64.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -486,6 +487,28 @@ struct outcome {
         bool sent;                      /* the request may have reached the server */
 };
 
+/* The URL of path?query on the endpoint's server, and the CONNECT_TO entry
+ * that makes a tls-server-name work (NULL without one). */
+static void request_url(const struct ka_kube *k, const struct ka_kube_endpoint *e, const char *path,
+                        const char *query, struct ka_buf *url, struct curl_slist **ret_connect_to) {
+        const char *server = server_of(k, e);
+        struct url_parts u = {0};
+        url_split(server, &u);
+        const char *tls_name = ka_startswith(server, "https://") ? e->ep.tls_server_name : NULL;
+        if (tls_name)
+                ka_buf_printf(url, "https://%s:%s", tls_name, u.port);
+        else
+                ka_buf_puts(url, u.scheme_host_port);
+        ka_buf_printf(url, "%s%s%s%s", u.prefix, path, query && *query ? "?" : "", query ? query : "");
+        *ret_connect_to = NULL;
+        if (tls_name) {
+                char *ct = ka_asprintf("%s:%s:%s:%s", tls_name, u.port, u.host, u.port);
+                *ret_connect_to = curl_slist_append(NULL, ct);
+                free(ct);
+        }
+        url_parts_clear(&u);
+}
+
 static void perform(struct exchange *x, struct handle *h, const struct ka_kube_endpoint *e, struct outcome *out,
                     char *errbuf) {
         struct ka_kube *k = x->k;
@@ -495,26 +518,11 @@ static void perform(struct exchange *x, struct handle *h, const struct ka_kube_e
         CURL *c = h->easy;
         x->easy = c;
 
-        const char *server = server_of(k, e);
-        struct url_parts u = {0};
-        url_split(server, &u);
-        bool https = ka_startswith(server, "https://");
-        const char *tls_name = https ? e->ep.tls_server_name : NULL;
+        bool https = ka_startswith(server_of(k, e), "https://");
         struct ka_buf url = KA_BUF_INIT(0);
-        if (tls_name) {
-                ka_buf_printf(&url, "https://%s:%s", tls_name, u.port);
-        } else {
-                ka_buf_puts(&url, u.scheme_host_port);
-        }
-        ka_buf_printf(&url, "%s%s%s%s", u.prefix, req->path, req->query && *req->query ? "?" : "",
-                      req->query ? req->query : "");
+        struct curl_slist *connect_to;
+        request_url(k, e, req->path, req->query, &url, &connect_to);
         curl_easy_setopt(c, CURLOPT_URL, url.data);
-        struct curl_slist *connect_to = NULL;
-        if (tls_name) {
-                char *ct = ka_asprintf("%s:%s:%s:%s", tls_name, u.port, u.host, u.port);
-                connect_to = curl_slist_append(NULL, ct);
-                free(ct);
-        }
         curl_easy_setopt(c, CURLOPT_CONNECT_TO, connect_to);
 
         /* method and body */
@@ -620,7 +628,6 @@ static void perform(struct exchange *x, struct handle *h, const struct ka_kube_e
         curl_slist_free_all(hdrs);
         curl_slist_free_all(connect_to);
         ka_buf_free(&url);
-        url_parts_clear(&u);
 }
 
 static int transport_error(const struct exchange *x, const struct outcome *out, const char *what, const char *server,
@@ -778,4 +785,137 @@ int ka_kube_request(struct ka_kube *k, const struct ka_kube_request *req, struct
         handle_give(k, h);
         ka_kube_endpoint_unref(k->cred, e);
         return r;
+}
+
+/* ---- raw connections ------------------------------------------------------ */
+
+struct ka_kube_raw {
+        struct ka_kube *k;
+        CURL *easy;
+        curl_socket_t fd;
+        struct ka_kube_endpoint *e;     /* the snapshot the credentials came from */
+};
+
+void ka_kube_raw_close(struct ka_kube_raw *r) {
+        if (!r)
+                return;
+        curl_easy_cleanup(r->easy);
+        ka_kube_endpoint_unref(r->k->cred, r->e);
+        free(r);
+}
+
+int ka_kube_raw_fd(const struct ka_kube_raw *r) {
+        return (int)r->fd;
+}
+
+/* The request head: request line, Host, User-Agent, Authorization (only
+ * over TLS, as requests). */
+static char *raw_head(struct ka_kube *k, const struct ka_kube_endpoint *e, const char *method, const char *url) {
+        const char *authority = strstr(url, "://") + 3;
+        const char *path = strchr(authority, '/');
+        struct ka_buf h = KA_BUF_INIT(0);
+        ka_buf_printf(&h, "%s %s HTTP/1.1\r\nHost: %.*s\r\nUser-Agent: %s\r\n", method, path,
+                      (int)(path - authority), authority, k->user_agent);
+        if (ka_startswith(url, "https://") && e->ep.bearer_token) {
+                ka_buf_printf(&h, "Authorization: Bearer %s\r\n", e->ep.bearer_token);
+        } else if (ka_startswith(url, "https://") && e->ep.username && e->ep.password) {
+                struct ka_buf up = KA_BUF_INIT(0);
+                ka_buf_printf(&up, "%s:%s", e->ep.username, e->ep.password);
+                char *b64 = ka_base64_encode(up.data, up.len);
+                ka_buf_printf(&h, "Authorization: Basic %s\r\n", b64);
+                ka_free_secret(b64);
+                ka_buf_free_secret(&up);
+        }
+        return ka_buf_steal(&h);
+}
+
+int ka_kube_raw_open(struct ka_kube *k, const char *method, const char *path, const char *query,
+                     struct ka_kube_raw **ret, char **ret_head, struct ka_error *err) {
+        struct ka_kube_endpoint *e;
+        int r = get_endpoint(k, &e, err);
+        if (r < 0)
+                return r;
+        rate_limit(k, NULL);
+        struct handle h = {.easy = curl_easy_init()};
+        if (!h.easy) {
+                fprintf(stderr, "kubeagent: out of memory (curl_easy_init)\n");
+                abort();
+        }
+        configure_handle(k, &h, e);
+        CURL *c = h.easy;
+        /* a connection of its own: not from, nor into, the shared cache */
+        curl_easy_setopt(c, CURLOPT_SHARE, NULL);
+        curl_easy_setopt(c, CURLOPT_CONNECT_ONLY, 1L);
+        curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+        struct ka_buf url = KA_BUF_INIT(0);
+        struct curl_slist *connect_to;
+        request_url(k, e, path, query, &url, &connect_to);
+        curl_easy_setopt(c, CURLOPT_URL, url.data);
+        curl_easy_setopt(c, CURLOPT_CONNECT_TO, connect_to);
+        char errbuf[CURL_ERROR_SIZE] = "";
+        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+        if (k->o.http_log)
+                log_line(k, "> %s %s (connection of its own)", method, url.data);
+        struct outcome out = {.cc = curl_easy_perform(c)};
+        long connects = 0;
+        curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &connects);
+        pthread_mutex_lock(&k->lock);
+        k->counters.requests++;
+        k->counters.connects += (uint64_t)connects;
+        pthread_mutex_unlock(&k->lock);
+        curl_socket_t fd = CURL_SOCKET_BAD;
+        if (out.cc == CURLE_OK)
+                curl_easy_getinfo(c, CURLINFO_ACTIVESOCKET, &fd);
+        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+        curl_easy_setopt(c, CURLOPT_CONNECT_TO, NULL);
+        curl_slist_free_all(connect_to);
+        if (out.cc != CURLE_OK || fd == CURL_SOCKET_BAD) {
+                struct exchange x = {.k = k};
+                _cleanup_free_ char *what = ka_asprintf("%s %s", method, path);
+                r = transport_error(&x, &out, what, server_of(k, e), errbuf, err);
+                if (k->o.http_log)
+                        log_line(k, "< %s", err ? err->msg : curl_easy_strerror(out.cc));
+                curl_easy_cleanup(c);
+                ka_buf_free(&url);
+                ka_kube_endpoint_unref(k->cred, e);
+                return r < 0 ? r : -EIO;
+        }
+        if (k->o.http_log && e->ep.bearer_token)
+                log_line(k, "> Authorization: Bearer " KA_SECRET_MASK);
+        struct ka_kube_raw *raw = ka_new0(struct ka_kube_raw, 1);
+        *raw = (struct ka_kube_raw){.k = k, .easy = c, .fd = fd, .e = e};
+        *ret_head = raw_head(k, e, method, url.data);
+        ka_buf_free(&url);
+        *ret = raw;
+        return 0;
+}
+
+ssize_t ka_kube_raw_send(struct ka_kube_raw *r, const void *buf, size_t len) {
+        size_t n = 0;
+        CURLcode cc = curl_easy_send(r->easy, buf, len, &n);
+        if (cc == CURLE_AGAIN)
+                return -EAGAIN;
+        if (cc != CURLE_OK)
+                return -ECONNRESET;
+        return (ssize_t)n;
+}
+
+ssize_t ka_kube_raw_recv(struct ka_kube_raw *r, void *buf, size_t len) {
+        size_t n = 0;
+        CURLcode cc = curl_easy_recv(r->easy, buf, len, &n);
+        if (cc == CURLE_AGAIN)
+                return -EAGAIN;
+        if (cc != CURLE_OK)
+                return -ECONNRESET;
+        return (ssize_t)n;
+}
+
+int ka_kube_raw_refused(struct ka_kube_raw *r, struct ka_error *err) {
+        struct ka_kube_endpoint *fresh;
+        int ret = ka_kube_cred_refused(r->k->cred, r->e, &fresh, err);
+        if (ret < 0)
+                return -EKEYREJECTED;
+        ka_kube_endpoint_unref(r->k->cred, fresh);
+        count(r->k, &r->k->counters.refreshes, 1);
+        return 0;
 }

@@ -28,6 +28,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "cred.h"
 #include "status.h"
@@ -120,6 +121,36 @@ int ka_kube_request(struct ka_kube *k, const struct ka_kube_request *req, struct
 void ka_kube_query_add(struct ka_buf *q, const char *key, const char *value);
 /* Append one path segment, percent-encoded. */
 void ka_kube_path_add(struct ka_buf *p, const char *segment);
+
+/* ---- raw connections ------------------------------------------------------
+ * For a protocol libcurl does not speak (the exec WebSocket; Debian's
+ * libcurl 7.88 has no WebSocket support, reference §5.8): a dedicated
+ * CONNECT_ONLY connection to the API server made exactly as requests are —
+ * the endpoint the credentials give now, the client's TLS settings (cluster
+ * CA only, client certificate, verification, tls-server-name), proxy,
+ * connect timeout and rate limit — over HTTP/1.1 (ALPN offers only
+ * http/1.1).  The caller writes the request itself, starting with the
+ * head ka_kube_raw_open() returns; bytes move with ka_kube_raw_send() and
+ * ka_kube_raw_recv(), which never block (poll ka_kube_raw_fd(), and read
+ * until -EAGAIN: TLS may hold bytes poll() cannot see). */
+struct ka_kube_raw;
+
+/* Connect.  *ret_head is the request head without its final blank line:
+ * "METHOD <prefix><path>?<query> HTTP/1.1\r\n", Host, User-Agent and the
+ * Authorization line.  It holds a secret: free it with ka_free_secret().
+ * Errors are those of ka_kube_request() for a connection that failed. */
+int ka_kube_raw_open(struct ka_kube *k, const char *method, const char *path, const char *query,
+                     struct ka_kube_raw **ret, char **ret_head, struct ka_error *err);
+/* >0 bytes moved, -EAGAIN nothing now, 0 (recv) the server closed, other <0 an error. */
+ssize_t ka_kube_raw_send(struct ka_kube_raw *r, const void *buf, size_t len);
+ssize_t ka_kube_raw_recv(struct ka_kube_raw *r, void *buf, size_t len);
+int ka_kube_raw_fd(const struct ka_kube_raw *r);
+/* The server answered 401 on this connection: refresh the credentials (once
+ * per endpoint snapshot, as requests do) so that the next ka_kube_raw_open()
+ * uses new ones.  -EKEYREJECTED when they cannot be refreshed. */
+int ka_kube_raw_refused(struct ka_kube_raw *r, struct ka_error *err);
+void ka_kube_raw_close(struct ka_kube_raw *r);
+KA_DEFINE_CLEANUP(struct ka_kube_raw, ka_kube_raw_close)
 
 /* Counters since the client was made (for benchmarks and tests). */
 struct ka_kube_counters {

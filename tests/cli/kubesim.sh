@@ -75,3 +75,22 @@ for line in urllib.request.urlopen(req, context=ctx):
 sys.exit(1)
 PY
 }
+# kubesim_wait_until POD EXPR: watch the pod until the Python expression EXPR
+# (over the pod `p` and its container states `cs`, a dict by name) holds
+kubesim_wait_until() {
+        "${PYTHON3:-python3}" - "$KUBESIM_DIR" "$KUBESIM_SERVER" "$1" "$2" <<'PY'
+import json, ssl, sys, urllib.request
+d, server, name, expr = sys.argv[1:5]
+ctx = ssl.create_default_context(cafile=d + "/ca.crt")
+token = open(d + "/token-admin").read().strip()
+url = server + "/api/v1/namespaces/ci/pods?watch=1&timeoutSeconds=30&fieldSelector=metadata.name%3D" + name
+req = urllib.request.Request(url, headers={"Authorization": "Bearer " + token})
+for line in urllib.request.urlopen(req, context=ctx):
+    p = json.loads(line)["object"]
+    st = p.get("status", {})
+    cs = {c["name"]: c.get("state", {}) for c in st.get("containerStatuses", []) + st.get("initContainerStatuses", [])}
+    if eval(expr):
+        sys.exit(0)
+sys.exit(1)
+PY
+}

@@ -1,13 +1,18 @@
 /* The exec channel layer (core/kube/exec.c): demultiplexing by channel
  * through any fragmentation, and the channel-3 Status to an exit code. */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kube/exec.h"
 #include "kube/ws.h"
 #include "tap.h"
 #include "util/buf.h"
+#include "util/fs.h"
 #include "util/mem.h"
+#include "util/str.h"
 
 struct outputs {
         struct ka_buf out, err;
@@ -142,9 +147,89 @@ static void test_status(void) {
         ok(ka_exec_stdin_close[0] == 255 && ka_exec_stdin_close[1] == 0, "the v5 stdin close signal is [255, 0]");
 }
 
+/* Run a script through the host's /bin/sh; its stdout. */
+static char *host_sh(const char *script) {
+        char path[] = "/tmp/ka-exec-script-XXXXXX";
+        int fd = mkstemp(path);
+        if (fd < 0)
+                return NULL;
+        ssize_t w = write(fd, script, strlen(script));
+        close(fd);
+        _cleanup_free_ char *cmd = ka_asprintf("/bin/sh < %s", path);
+        FILE *f = w >= 0 ? popen(cmd, "r") : NULL;
+        struct ka_buf out = KA_BUF_INIT(0);
+        char buf[4096];
+        size_t n;
+        while (f && (n = fread(buf, 1, sizeof(buf), f)) > 0)
+                ka_buf_append(&out, buf, n);
+        if (f)
+                pclose(f);
+        unlink(path);
+        return out.data ? ka_buf_steal(&out) : ka_strdup("");
+}
+
+static void test_script(void) {
+        static const char *const argv[] = {"printf",      "[%s]", "a b",       "$HOME", "`id`", "\"q\"",
+                                           "back\\slash", "it's", "new\nline", "",      NULL};
+        static const char *const env[] = {"PLAIN=x", "TRICKY=it's \"q\" $HOME `id` \\", "MULTI=one\ntwo",
+                                          "EMPTY=", NULL};
+        char *script = NULL;
+        struct ka_error err = {0};
+        is_int(ka_exec_shell_script("/tmp/a \"dir\"", env, argv, &script, &err), 0, "a script");
+        is_str(script,
+               "cd \"/tmp/a \\\"dir\\\"\"\n"
+               "export PLAIN='x'\n"
+               "export TRICKY='it'\\''s \"q\" $HOME `id` \\'\n"
+               "export MULTI='one\ntwo'\n"
+               "export EMPTY=''\n"
+               "\"printf\" \"[%s]\" \"a b\" \"\\$HOME\" \"\\`id\\`\" \"\\\"q\\\"\" \"back\\\\slash\" \"it's\" "
+               "\"new\nline\" \"\"\n"
+               "exit\n",
+               "cd, exports in single quotes, arguments in double quotes, exit");
+        /* what a real shell makes of it (without the cd, which needs the folder) */
+        free(script);
+        static const char *const show[] = {"sh", "-c", "printf '<%s>' \"$TRICKY\" \"$MULTI\" \"$EMPTY\"", NULL};
+        is_int(ka_exec_shell_script(NULL, env, argv, &script, &err), 0, "a script without cd");
+        _cleanup_free_ char *got = host_sh(script);
+        is_str(got, "[a b][$HOME][`id`][\"q\"][back\\slash][it's][new\nline][]", "/bin/sh gets argv exactly");
+        free(script);
+        is_int(ka_exec_shell_script(NULL, env, show, &script, &err), 0, "a script that shows its exports");
+        _cleanup_free_ char *vars = host_sh(script);
+        is_str(vars, "<it's \"q\" $HOME `id` \\><one\ntwo><>", "/bin/sh gets the values exactly");
+        free(script);
+        script = NULL;
+        static const char *const bad[] = {"WILL.NOT=x", NULL};
+        is_int(ka_exec_shell_script(NULL, bad, argv, &script, &err), -EINVAL, "a name that is not a shell name");
+        like(err.msg, "\"WILL.NOT\"", "... is named");
+        static const char *const noeq[] = {"SECRET", NULL};
+        is_int(ka_exec_shell_script(NULL, noeq, argv, &script, &err), -EINVAL, "an entry without =");
+        static const char *const digit[] = {"1X=secret-value", NULL};
+        is_int(ka_exec_shell_script(NULL, digit, argv, &script, &err), -EINVAL, "a name starting with a digit");
+        ok(!strstr(err.msg, "secret-value"), "... the value is never shown");
+        ok(script == NULL, "no script on errors");
+}
+
+static void test_plugin_helpers(void) {
+        _cleanup_free_ char *a = ka_exec_remap("/home/jenkins/agent/workspace/x", "/home/jenkins/agent", "/src");
+        is_str(a, "/src/workspace/x", "remap a path");
+        _cleanup_free_ char *b =
+                ka_exec_remap("-f /home/jenkins/agent/a -o /home/jenkins/agent/b", "/home/jenkins/agent", "/w");
+        is_str(b, "-f /w/a -o /w/b", "remap every occurrence in command text");
+        _cleanup_free_ char *c = ka_exec_remap("/elsewhere", "/home/jenkins/agent", "/w");
+        is_str(c, "/elsewhere", "other text is left alone");
+        _cleanup_free_ char *m1 = ka_exec_marker_new(), *m2 = ka_exec_marker_new();
+        ok(strlen(m1) == 32 && strspn(m1, "0123456789abcdef") == 32 && strcmp(m1, m2) != 0, "markers: 32 random hex");
+        _cleanup_(ka_strv_freep) char **kill = ka_exec_kill_argv("abc");
+        ok(ka_strv_len(kill) == 3 && ka_streq(kill[0], "sh") && ka_streq(kill[1], "-c"), "the kill exec is sh -c");
+        is_str(kill[2], "kill $(grep -l 'KUBEAGENT_EXEC_MARKER=abc' /proc/*/environ 2>/dev/null | cut -d / -f 3)",
+               "... killing what carries the marker, like the plugin");
+}
+
 int main(void) {
         ka_mem_init();
         test_demux();
         test_status();
+        test_script();
+        test_plugin_helpers();
         return tap_done();
 }
