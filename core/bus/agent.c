@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fifo.h"
 #include "link.h"
 #include "util/base64.h"
 #include "util/hashmap.h"
@@ -46,9 +47,8 @@ struct ka_bus_agent {
         unsigned hellos; /* sent in this attempt */
         char core_instance[KA_BUS_INSTANCE_LEN + 1];
         int64_t last_renew;
-        struct ka_hashmap jobs; /* id -> struct held */
-        struct ka_bus_agent_event *events;
-        size_t n_events, first_event, cap_events;
+        struct ka_hashmap jobs;    /* id -> struct held */
+        struct ka_bus_fifo events; /* struct ka_bus_agent_event */
         bool stopped;
         struct kubeagent_bus handle;
 };
@@ -56,14 +56,8 @@ struct ka_bus_agent {
 /* ---- events ---- */
 
 static struct ka_bus_agent_event *emit(struct ka_bus_agent *a, enum ka_bus_agent_event_kind kind) {
-        if (a->first_event == a->n_events)
-                a->first_event = a->n_events = 0;
-        if (a->n_events == a->cap_events) {
-                a->cap_events = a->cap_events ? a->cap_events * 2 : 32;
-                a->events = ka_reallocarray(a->events, a->cap_events, sizeof(*a->events));
-        }
-        struct ka_bus_agent_event *ev = &a->events[a->n_events++];
-        *ev = (struct ka_bus_agent_event){.kind = kind};
+        struct ka_bus_agent_event *ev = ka_bus_fifo_push(&a->events);
+        ev->kind = kind;
         return ev;
 }
 
@@ -72,6 +66,10 @@ void ka_bus_agent_event_clear(struct ka_bus_agent_event *ev) {
                 return;
         cJSON_Delete(ev->data);
         ev->data = NULL;
+}
+
+static void event_clear(void *ev) {
+        ka_bus_agent_event_clear(ev);
 }
 
 /* ---- hello ---- */
@@ -324,8 +322,8 @@ static void handle_data(struct ka_bus_agent *a, const struct ka_bus_frame *f) {
                         } else if (!strcmp(m.type, "stop")) {
                                 if (check(a, &m, ka_bus_stop_fields)) {
                                         const char *reason = ka_json_str(m.payload, "reason");
-                                        ka_strlcpy(emit(a, KA_BUS_AGENT_STOP)->reason, reason ? reason : "",
-                                                   sizeof(a->events[0].reason));
+                                        struct ka_bus_agent_event *ev = emit(a, KA_BUS_AGENT_STOP);
+                                        ka_strlcpy(ev->reason, reason ? reason : "", sizeof(ev->reason));
                                 }
                         } else {
                                 struct ka_bus_agent_event *ev = emit(a, KA_BUS_AGENT_MESSAGE);
@@ -421,28 +419,19 @@ int ka_bus_agent_fd(struct ka_bus_agent *a) {
 }
 
 int ka_bus_agent_next(struct ka_bus_agent *a, int timeout_ms, struct ka_bus_agent_event *ret) {
-        int64_t end = timeout_ms < 0 ? INT64_MAX : ka_time_now_ms() + timeout_ms;
+        int64_t end = ka_bus_deadline(timeout_ms);
         for (bool processed = false;; processed = true) {
                 if (a->stopped || ka_bus_base_cancelled(&a->base))
                         return -ECANCELED;
-                if (a->first_event < a->n_events) {
-                        *ret = a->events[a->first_event++];
+                if (ka_bus_fifo_pop(&a->events, ret)) {
                         a->stopped = ret->kind == KA_BUS_AGENT_STOP;
                         return 0;
                 }
-                if (!processed) {
-                        ka_bus_agent_process(a);
-                        continue;
+                if (processed) {
+                        int r = ka_bus_base_pause(&a->base, end, ka_bus_agent_timeout(a));
+                        if (r < 0)
+                                return r;
                 }
-                int64_t left = end == INT64_MAX ? -1 : end - ka_time_now_ms();
-                if (end != INT64_MAX && left <= 0)
-                        return -ETIMEDOUT;
-                int wait = ka_bus_agent_timeout(a);
-                if (left >= 0 && wait > left)
-                        wait = (int)left;
-                int r = ka_bus_base_wait(&a->base, wait);
-                if (r < 0)
-                        return r;
                 ka_bus_agent_process(a);
         }
 }
@@ -466,6 +455,7 @@ int ka_bus_agent_new(const struct ka_bus_config *cfg, const struct ka_bus_agent_
         if (o->role != KA_BUS_ROLE_WORKER && o->role != KA_BUS_ROLE_FRONTEND)
                 return ka_error_set(err, -EINVAL, "an agent is a worker or a frontend");
         struct ka_bus_agent *a = ka_new0(struct ka_bus_agent, 1);
+        a->events = (struct ka_bus_fifo)KA_BUS_FIFO_INIT(struct ka_bus_agent_event);
         a->chan.sock = (struct ka_bus_socket)KA_BUS_SOCKET_INIT;
         int r = ka_bus_base_init(&a->base, cfg, name, clock, err);
         if (r < 0) {
@@ -499,9 +489,7 @@ void ka_bus_agent_free(struct ka_bus_agent *a) {
         while (ka_hashmap_next(&a->jobs, &it, NULL, &v))
                 free(v);
         ka_hashmap_free(&a->jobs);
-        for (size_t i = a->first_event; i < a->n_events; i++)
-                ka_bus_agent_event_clear(&a->events[i]);
-        free(a->events);
+        ka_bus_fifo_free(&a->events, event_clear);
         ka_bus_link_fini(&a->link);
         ka_bus_channel_close(&a->chan);
         ka_bus_base_fini(&a->base);
@@ -591,7 +579,7 @@ int ka_bus_host_send(struct kubeagent_bus *bus, const cJSON *message, struct ka_
 int ka_bus_host_recv(struct kubeagent_bus *bus, int timeout_ms, cJSON **ret_message, struct ka_error *err) {
         if (!bus)
                 return ka_error_set(err, -EINVAL, "no bus");
-        int64_t end = timeout_ms < 0 ? INT64_MAX : ka_time_now_ms() + timeout_ms;
+        int64_t end = ka_bus_deadline(timeout_ms);
         for (;;) {
                 int left = end == INT64_MAX ? -1 : (int)KA_MAX(0, end - ka_time_now_ms());
                 struct ka_bus_agent_event ev;

@@ -49,8 +49,7 @@ static int blame(const char **ret_key, const char *key, int code) {
         return code;
 }
 
-int ka_bus_config_validate(const struct ka_bus_config *c, bool check_key_file, const char **ret_key,
-                           struct ka_error *err) {
+int ka_bus_config_validate(const struct ka_bus_config *c, const char **ret_key, struct ka_error *err) {
         enum ka_bus_transport t;
         int r;
         if ((r = ka_bus_address_parse(c->workers, &t, err)) < 0)
@@ -69,7 +68,7 @@ int ka_bus_config_validate(const struct ka_bus_config *c, bool check_key_file, c
                                           "a tcp:// bus needs keyFile: every message on it is sealed with a "
                                           "pre-shared key (make one with `openssl rand -hex 32 > bus.key; "
                                           "chmod 600 bus.key`)"));
-        if (check_key_file && !ka_isempty(c->key_file)) {
+        if (!ka_isempty(c->key_file)) {
                 struct ka_bus_key k;
                 if ((r = ka_bus_key_load(c->key_file, &k, err)) < 0)
                         return blame(ret_key, "keyFile", r);

@@ -48,11 +48,11 @@ extern const struct kubeagent_config_key ka_bus_config_keys[];
 #define KA_BUS_MAX_MESSAGE_SIZE (64 << 20)
 
 /* Check a filled config: both addresses parse, a tcp:// address comes with
- * a key file that ka_bus_key_load() accepts (when check_key_file), the
+ * a key file that ka_bus_key_load() accepts (and a key file, when set, is
+ * checked even for local addresses), the
  * durations fit together, the size is within bounds.  On failure *ret_key
  * names the key to blame (a name from ka_bus_config_keys). */
-int ka_bus_config_validate(const struct ka_bus_config *c, bool check_key_file, const char **ret_key,
-                           struct ka_error *err);
+int ka_bus_config_validate(const struct ka_bus_config *c, const char **ret_key, struct ka_error *err);
 /* Whether either channel runs over tcp:// (and so must be sealed). */
 bool ka_bus_config_needs_key(const struct ka_bus_config *c);
 

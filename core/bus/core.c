@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fifo.h"
 #include "link.h"
 #include "util/base64.h"
 #include "util/hashmap.h"
@@ -11,7 +12,6 @@
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/str.h"
-#include "util/timeutil.h"
 
 /* Peers silent this many leases are forgotten altogether. */
 #define FORGET_AFTER_LEASES 10
@@ -49,8 +49,7 @@ struct ka_bus_core {
         struct ka_bus_channel workers, frontends;
         struct ka_hashmap by_name, by_session;
         struct ka_bus_jobs *jobs;
-        struct ka_bus_core_event *events;
-        size_t n_events, first_event, cap_events;
+        struct ka_bus_fifo events; /* struct ka_bus_core_event */
         struct seen_hello hellos[HELLO_CACHE];
         size_t n_hellos, next_hello;
         struct ka_metric *m_jobs, *m_peers;
@@ -64,14 +63,8 @@ static void session_key(uint64_t session, char out[17]) {
 /* ---- events ---- */
 
 static struct ka_bus_core_event *emit(struct ka_bus_core *c, enum ka_bus_core_event_kind kind, const char *peer) {
-        if (c->first_event == c->n_events)
-                c->first_event = c->n_events = 0;
-        if (c->n_events == c->cap_events) {
-                c->cap_events = c->cap_events ? c->cap_events * 2 : 32;
-                c->events = ka_reallocarray(c->events, c->cap_events, sizeof(*c->events));
-        }
-        struct ka_bus_core_event *ev = &c->events[c->n_events++];
-        *ev = (struct ka_bus_core_event){.kind = kind};
+        struct ka_bus_core_event *ev = ka_bus_fifo_push(&c->events);
+        ev->kind = kind;
         ka_strlcpy(ev->peer, peer ? peer : "", sizeof(ev->peer));
         return ev;
 }
@@ -81,6 +74,10 @@ void ka_bus_core_event_clear(struct ka_bus_core_event *ev) {
                 return;
         cJSON_Delete(ev->data);
         ev->data = NULL;
+}
+
+static void event_clear(void *ev) {
+        ka_bus_core_event_clear(ev);
 }
 
 /* ---- peers ---- */
@@ -546,27 +543,17 @@ int ka_bus_core_fd(struct ka_bus_core *c) {
 }
 
 int ka_bus_core_next(struct ka_bus_core *c, int timeout_ms, struct ka_bus_core_event *ret) {
-        int64_t end = timeout_ms < 0 ? INT64_MAX : ka_time_now_ms() + timeout_ms;
+        int64_t end = ka_bus_deadline(timeout_ms);
         for (bool processed = false;; processed = true) {
-                if (c->first_event < c->n_events) {
-                        *ret = c->events[c->first_event++];
+                if (ka_bus_fifo_pop(&c->events, ret))
                         return 0;
-                }
                 if (ka_bus_base_cancelled(&c->base))
                         return -ECANCELED;
-                if (!processed) {
-                        ka_bus_core_process(c);
-                        continue;
+                if (processed) {
+                        int r = ka_bus_base_pause(&c->base, end, ka_bus_core_timeout(c));
+                        if (r < 0)
+                                return r;
                 }
-                int64_t left = end == INT64_MAX ? -1 : end - ka_time_now_ms();
-                if (end != INT64_MAX && left <= 0)
-                        return -ETIMEDOUT;
-                int wait = ka_bus_core_timeout(c);
-                if (left >= 0 && (wait < 0 || wait > left))
-                        wait = (int)left;
-                int r = ka_bus_base_wait(&c->base, wait);
-                if (r < 0)
-                        return r;
                 ka_bus_core_process(c);
         }
 }
@@ -580,6 +567,7 @@ void ka_bus_core_cancel(struct ka_bus_core *c) {
 int ka_bus_core_new(const struct ka_bus_config *cfg, const struct ka_bus_clock *clock, struct ka_bus_core **ret,
                     struct ka_error *err) {
         struct ka_bus_core *c = ka_new0(struct ka_bus_core, 1);
+        c->events = (struct ka_bus_fifo)KA_BUS_FIFO_INIT(struct ka_bus_core_event);
         c->workers.sock = c->frontends.sock = (struct ka_bus_socket)KA_BUS_SOCKET_INIT;
         int r = ka_bus_base_init(&c->base, cfg, KA_BUS_CORE_NAME, clock, err);
         if (r < 0) {
@@ -615,9 +603,7 @@ void ka_bus_core_free(struct ka_bus_core *c) {
         ka_hashmap_free(&c->by_name);
         ka_hashmap_free(&c->by_session);
         ka_bus_jobs_free(c->jobs);
-        for (size_t i = c->first_event; i < c->n_events; i++)
-                ka_bus_core_event_clear(&c->events[i]);
-        free(c->events);
+        ka_bus_fifo_free(&c->events, event_clear);
         ka_bus_channel_close(&c->workers);
         ka_bus_channel_close(&c->frontends);
         ka_bus_base_fini(&c->base);

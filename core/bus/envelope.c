@@ -33,44 +33,36 @@ static bool is_alnum(char c) {
         return is_lower(c) || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
-bool ka_bus_valid_type(const char *s) {
+static bool is_lower_or_digit(char c) {
+        return is_lower(c) || (c >= '0' && c <= '9');
+}
+
+/* 1 to max characters, each one `ok` accepts or one of `extra`; the first
+ * one `first` accepts (NULL: like the others). */
+static bool charset(const char *s, size_t max, bool (*ok)(char), const char *extra, bool (*first)(char)) {
         size_t n = s ? strlen(s) : 0;
-        if (n == 0 || n > KA_BUS_TYPE_MAX || !is_lower(s[0]))
+        if (n == 0 || n > max || (first && !first(s[0])))
                 return false;
         for (const char *p = s; *p; p++)
-                if (!is_lower(*p) && !(*p >= '0' && *p <= '9') && *p != '.' && *p != '-')
+                if (!ok(*p) && !strchr(extra, *p))
                         return false;
         return true;
+}
+
+bool ka_bus_valid_type(const char *s) {
+        return charset(s, KA_BUS_TYPE_MAX, is_lower_or_digit, ".-", is_lower);
 }
 
 bool ka_bus_valid_name(const char *s) {
-        size_t n = s ? strlen(s) : 0;
-        if (n == 0 || n > KA_BUS_NAME_MAX || !is_alnum(s[0]))
-                return false;
-        for (const char *p = s; *p; p++)
-                if (!is_alnum(*p) && !strchr("._-", *p))
-                        return false;
-        return true;
+        return charset(s, KA_BUS_NAME_MAX, is_alnum, "._-", is_alnum);
 }
 
 bool ka_bus_valid_id(const char *s) {
-        size_t n = s ? strlen(s) : 0;
-        if (n == 0 || n > KA_BUS_ID_MAX)
-                return false;
-        for (const char *p = s; *p; p++)
-                if (!is_alnum(*p) && !strchr("._:/@-", *p))
-                        return false;
-        return true;
+        return charset(s, KA_BUS_ID_MAX, is_alnum, "._:/@-", NULL);
 }
 
 static bool valid_msgid(const char *s) {
-        size_t n = s ? strlen(s) : 0;
-        if (n == 0 || n > KA_BUS_MSGID_MAX)
-                return false;
-        for (const char *p = s; *p; p++)
-                if (!is_alnum(*p) && !strchr("._:-", *p))
-                        return false;
-        return true;
+        return charset(s, KA_BUS_MSGID_MAX, is_alnum, "._:-", NULL);
 }
 
 static bool valid_uint(const cJSON *v) {

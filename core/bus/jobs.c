@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "fifo.h"
 #include "util/hashmap.h"
 #include "util/macro.h"
 #include "util/mem.h"
@@ -45,8 +46,7 @@ struct ka_bus_jobs {
         int64_t start;
         int64_t scan_at; /* no lease or tombstone ends before this */
         uint64_t picks;
-        struct ka_bus_action *actions;
-        size_t n_actions, first_action, cap_actions;
+        struct ka_bus_fifo actions; /* struct ka_bus_action */
         struct ka_bus_job_counts counts;
 };
 
@@ -70,6 +70,7 @@ static int64_t now(const struct ka_bus_jobs *t) {
 
 struct ka_bus_jobs *ka_bus_jobs_new(const struct ka_bus_jobs_options *o, const struct ka_bus_clock *clock) {
         struct ka_bus_jobs *t = ka_new0(struct ka_bus_jobs, 1);
+        t->actions = (struct ka_bus_fifo)KA_BUS_FIFO_INIT(struct ka_bus_action);
         t->o = *o;
         if (!t->o.max_offers)
                 t->o.max_offers = 64;
@@ -101,7 +102,7 @@ void ka_bus_jobs_free(struct ka_bus_jobs *t) {
                 free(t->workers[i]);
         }
         free(t->workers);
-        free(t->actions);
+        ka_bus_fifo_free(&t->actions, NULL);
         free(t);
 }
 
@@ -109,13 +110,7 @@ void ka_bus_jobs_free(struct ka_bus_jobs *t) {
 
 static void act(struct ka_bus_jobs *t, enum ka_bus_action_kind kind, const struct worker *w, const struct job *j,
                 uint64_t epoch) {
-        if (t->first_action == t->n_actions)
-                t->first_action = t->n_actions = 0;
-        if (t->n_actions == t->cap_actions) {
-                t->cap_actions = t->cap_actions ? t->cap_actions * 2 : 16;
-                t->actions = ka_reallocarray(t->actions, t->cap_actions, sizeof(*t->actions));
-        }
-        struct ka_bus_action *a = &t->actions[t->n_actions++];
+        struct ka_bus_action *a = ka_bus_fifo_push(&t->actions);
         *a = (struct ka_bus_action){.kind = kind, .epoch = epoch, .work = kind == KA_BUS_ACT_DISPATCH ? j->work : NULL};
         ka_strlcpy(a->worker, w ? w->name : "", sizeof(a->worker));
         ka_strlcpy(a->job, j->id, sizeof(a->job));
@@ -128,10 +123,7 @@ static void act_revoke(struct ka_bus_jobs *t, const char *worker, const char *jo
 }
 
 bool ka_bus_jobs_next_action(struct ka_bus_jobs *t, struct ka_bus_action *ret) {
-        if (t->first_action >= t->n_actions)
-                return false;
-        *ret = t->actions[t->first_action++];
-        return true;
+        return ka_bus_fifo_pop(&t->actions, ret);
 }
 
 /* ---- workers ---- */

@@ -13,6 +13,7 @@
 #include "util/macro.h"
 #include "util/mem.h"
 #include "util/str.h"
+#include "util/timeutil.h"
 
 /* ---- schemas ---- */
 
@@ -209,6 +210,22 @@ int ka_bus_base_wait(struct ka_bus_base *b, int timeout_ms) {
         if (n < 0 && errno != EINTR)
                 return -errno;
         return ka_bus_base_cancelled(b) ? -ECANCELED : 0;
+}
+
+int64_t ka_bus_deadline(int timeout_ms) {
+        return timeout_ms < 0 ? INT64_MAX : ka_time_now_ms() + timeout_ms;
+}
+
+int ka_bus_base_pause(struct ka_bus_base *b, int64_t end, int timers_ms) {
+        int wait = timers_ms;
+        if (end != INT64_MAX) {
+                int64_t left = end - ka_time_now_ms();
+                if (left <= 0)
+                        return -ETIMEDOUT;
+                if (wait < 0 || wait > left)
+                        wait = (int)KA_MIN(left, (int64_t)INT32_MAX);
+        }
+        return ka_bus_base_wait(b, wait);
 }
 
 int64_t ka_bus_base_now(const struct ka_bus_base *b) {

@@ -119,6 +119,12 @@ int ka_bus_base_watch(struct ka_bus_base *b, int fd, struct ka_error *err);
  * -ECANCELED once ka_bus_base_cancel() was called (from any thread). */
 int ka_bus_base_wait(struct ka_bus_base *b, int timeout_ms);
 void ka_bus_base_cancel(struct ka_bus_base *b);
+/* The end of a wait of timeout_ms from now (real ms; -1: INT64_MAX, never). */
+int64_t ka_bus_deadline(int timeout_ms);
+/* Wait for a watched fd until `end` (from ka_bus_deadline()) or for at most
+ * timers_ms (the endpoint's own timers; -1: none), whichever is sooner:
+ * 0 (woken or due), -ETIMEDOUT once end has passed, -ECANCELED. */
+int ka_bus_base_pause(struct ka_bus_base *b, int64_t end, int timers_ms);
 bool ka_bus_base_cancelled(struct ka_bus_base *b);
 int64_t ka_bus_base_now(const struct ka_bus_base *b);
 

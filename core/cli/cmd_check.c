@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bus/config.h"
 #include "cli.h"
 #include "config/config.h"
 #include "util/mem.h"
@@ -58,6 +59,27 @@ static void print_cloud(const struct ka_cloud *c) {
         }
 }
 
+/* kubeagent.bus: its keys, then what goes beyond them (a tcp bus needs a
+ * usable key file...), blamed on the key at fault.  Prints one line. */
+static void check_bus(const struct ka_config *cfg, struct ka_diags *diags) {
+        struct kubeagent_config_source src = ka_config_section(cfg, "bus");
+        struct ka_bus_config bc = {0};
+        size_t from = diags->n;
+        if (ka_cfgmap_fill(ka_bus_config_keys, &src, NULL, &bc, diags) == 0) {
+                const char *key;
+                struct ka_error err = {0};
+                if (ka_bus_config_validate(&bc, &key, &err) < 0) {
+                        struct ka_loc l = ka_cfgsrc_where(&src, key);
+                        ka_diags_add(diags, KA_DIAG_ERROR, l.file, l.line, l.col, "%s", err.msg);
+                } else {
+                        printf("bus: workers %s, frontends %s, %s\n", bc.workers, bc.frontends,
+                               bc.key_file ? "sealed" : "in clear (local only)");
+                }
+        }
+        ka_cli_print_diags(&(struct ka_diags){.v = diags->v + from, .n = diags->n - from});
+        ka_cfgmap_clear(ka_bus_config_keys, &bc);
+}
+
 int ka_cmd_check(struct ka_cli *cli, int argc, char **argv) {
         enum { OPT_CLOUD = 256 };
         static const struct option options[] = {
@@ -105,6 +127,14 @@ int ka_cmd_check(struct ka_cli *cli, int argc, char **argv) {
         for (size_t i = 0; i < cfg->n_clouds; i++) {
                 print_cloud(cfg->clouds[i]);
                 templates += cfg->clouds[i]->n_templates;
+        }
+        check_bus(cfg, &diags);
+        if (diags.errors) {
+                fprintf(stderr, "%s: %zu error%s, %zu warning%s\n", doc->path, diags.errors, diags.errors == 1 ? "" : "s",
+                        diags.warnings, diags.warnings == 1 ? "" : "s");
+                ka_diags_free(&diags);
+                ka_config_free(cfg);
+                return KA_EXIT_USAGE;
         }
         printf("%s: OK, %zu cloud%s, %zu template%s, %zu warning%s\n", doc->path, cfg->n_clouds,
                cfg->n_clouds == 1 ? "" : "s", templates, templates == 1 ? "" : "s", diags.warnings,

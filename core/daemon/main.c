@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bus/config.h"
 #include "config/document.h"
 #include "plugin/plugin.h"
 #include "util/log.h"
@@ -30,6 +31,39 @@ static void usage(FILE *f) {
                 "SIGTERM or SIGINT stops the daemon and leaves running agents untouched.\n"
                 "Exit status: 0 stopped cleanly, 1 runtime failure, 2 usage or config error.\n",
                 KA_DEFAULT_CONFIG);
+}
+
+static void log_diags(const struct ka_diags *diags) {
+        for (size_t i = 0; i < diags->n; i++) {
+                const struct ka_diag *d = &diags->v[i];
+                enum ka_log_level level = d->severity == KA_DIAG_ERROR ? KA_LOG_ERROR : KA_LOG_WARN;
+                if (d->file && d->line)
+                        ka_log(level, "config", "%s:%u:%u: %s", d->file, d->line, d->col, d->msg);
+                else
+                        ka_log(level, "config", "%s%s%s", d->file ? d->file : "", d->file ? ": " : "", d->msg);
+        }
+}
+
+/* kubeagent.bus must be sound before anything starts: above all, a tcp://
+ * bus without a usable key is refused, never run in clear. */
+static int check_bus(const struct ka_document *doc) {
+        const cJSON *ka = cJSON_GetObjectItemCaseSensitive(doc->root, "kubeagent");
+        const cJSON *bus = cJSON_IsObject(ka) ? cJSON_GetObjectItemCaseSensitive(ka, "bus") : NULL;
+        struct ka_loc where = ka_document_where(doc, ka ? ka : doc->root);
+        struct kubeagent_config_source src = ka_cfgsrc(cJSON_IsNull(bus) ? NULL : bus, doc->locs, where);
+        struct ka_bus_config bc = {0};
+        struct ka_diags diags = {0};
+        int r = ka_cfgmap_fill(ka_bus_config_keys, &src, NULL, &bc, &diags);
+        const char *key;
+        struct ka_error err = {0};
+        if (r == 0 && (r = ka_bus_config_validate(&bc, &key, &err)) < 0) {
+                struct ka_loc l = ka_cfgsrc_where(&src, key);
+                ka_diags_add(&diags, KA_DIAG_ERROR, l.file, l.line, l.col, "%s", err.msg);
+        }
+        log_diags(&diags);
+        ka_diags_free(&diags);
+        ka_cfgmap_clear(ka_bus_config_keys, &bc);
+        return r;
 }
 
 int main(int argc, char **argv) {
@@ -94,14 +128,12 @@ int main(int argc, char **argv) {
         struct ka_diags diags = {0};
         struct ka_document doc;
         if (ka_document_load(config_path, &doc, &diags) < 0) {
-                for (size_t i = 0; i < diags.n; i++) {
-                        const struct ka_diag *d = &diags.v[i];
-                        if (d->file && d->line)
-                                ka_log_error("config", "%s:%u:%u: %s", d->file, d->line, d->col, d->msg);
-                        else
-                                ka_log_error("config", "%s%s%s", d->file ? d->file : "", d->file ? ": " : "", d->msg);
-                }
+                log_diags(&diags);
                 ka_diags_free(&diags);
+                return 2;
+        }
+        if (check_bus(&doc) < 0) {
+                ka_document_free(&doc);
                 return 2;
         }
         ka_log_info(NULL, "kubeagentd %s starting with %s", PACKAGE_VERSION, config_path);

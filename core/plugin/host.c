@@ -145,18 +145,24 @@ static void host_metric_set(struct kubeagent_metric *metric, const char *label_v
         ka_metric_set((struct ka_metric *)metric, label_values, value);
 }
 
-/* The bus arrives with the daemon; no plugin can hold a bus handle before then. */
+/* The bus functions come from core/bus, which core/plugin may not include
+ * (DESIGN.md §7): the daemon installs them with ka_host_set_bus(). */
+static const struct ka_host_bus *bus_ops;
+
+void ka_host_set_bus(const struct ka_host_bus *ops) {
+        bus_ops = ops;
+}
+
 static int host_bus_send(struct kubeagent_bus *bus, const cJSON *message, struct ka_error *err) {
-        (void)bus;
-        (void)message;
-        return ka_error_set(err, -ENOSYS, "the bus is not available in this build");
+        if (!bus_ops)
+                return ka_error_set(err, -ENOSYS, "the bus is not running in this process");
+        return bus_ops->send(bus, message, err);
 }
 
 static int host_bus_recv(struct kubeagent_bus *bus, int timeout_ms, cJSON **ret_message, struct ka_error *err) {
-        (void)bus;
-        (void)timeout_ms;
-        (void)ret_message;
-        return ka_error_set(err, -ENOSYS, "the bus is not available in this build");
+        if (!bus_ops)
+                return ka_error_set(err, -ENOSYS, "the bus is not running in this process");
+        return bus_ops->recv(bus, timeout_ms, ret_message, err);
 }
 
 static const struct kubeagent_host host = {

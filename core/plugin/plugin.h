@@ -36,6 +36,16 @@ struct ka_registry {
 /* The host function table handed to every plugin. */
 const struct kubeagent_host *ka_host(void);
 
+/* The implementation of the host table's bus_send/bus_recv: core/bus's
+ * ka_bus_host_send/ka_bus_host_recv, installed by the daemon before it
+ * starts any frontend (core/plugin may not include core/bus).  Until then,
+ * and after ka_host_set_bus(NULL), both fail with -ENOSYS. */
+struct ka_host_bus {
+        int (*send)(struct kubeagent_bus *bus, const cJSON *message, struct ka_error *err);
+        int (*recv)(struct kubeagent_bus *bus, int timeout_ms, cJSON **ret_message, struct ka_error *err);
+};
+void ka_host_set_bus(const struct ka_host_bus *ops);
+
 const char *ka_plugin_kind_name(enum kubeagent_plugin_kind kind);
 
 /* The directories to load from: $KUBEAGENT_PLUGIN_PATH (colon-separated)

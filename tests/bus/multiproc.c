@@ -30,6 +30,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "freeport.h"
 #include "tap.h"
 #include "util/buf.h"
 #include "util/fs.h"
@@ -243,16 +244,6 @@ static int quit(struct proc *p) {
         return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-static int free_port(void) {
-        int s = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        socklen_t len = sizeof(a);
-        if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 || getsockname(s, (struct sockaddr *)&a, &len) < 0)
-                abort();
-        close(s);
-        return ntohs(a.sin_port);
-}
-
 /* ---- the side effects ---- */
 
 struct effects {
@@ -403,7 +394,7 @@ static void attacks(const struct net *n, const char *wrong_key) {
 
         /* an honest worker behind a man in the middle who replays and tampers */
         char mitm[160];
-        snprintf(mitm, sizeof(mitm), "tcp://127.0.0.1:%d", free_port());
+        snprintf(mitm, sizeof(mitm), "tcp://127.0.0.1:%d", ka_test_free_port());
         struct proc *proxy =
                 spawn("proxy", NULL, "proxy", "--listen", mitm, "--connect", n->workers, "--replay", "--tamper", NULL);
         ok(wait_line(proxy, "ready") != NULL, "%s: the man in the middle is ready", what);
@@ -457,7 +448,7 @@ int main(int argc, char **argv) {
         struct net ipc = {.what = "ipc"};
         snprintf(ipc.workers, sizeof(ipc.workers), "ipc://%s/workers.sock", keys);
         struct net tcp = {.what = "tcp", .key = key};
-        snprintf(tcp.workers, sizeof(tcp.workers), "tcp://127.0.0.1:%d", free_port());
+        snprintf(tcp.workers, sizeof(tcp.workers), "tcp://127.0.0.1:%d", ka_test_free_port());
 
         if (!only || !strcmp(only, "kill")) {
                 kill_worker(&ipc, true);
@@ -465,11 +456,11 @@ int main(int argc, char **argv) {
         }
         if (!only || !strcmp(only, "restart")) {
                 restart_core(&ipc);
-                snprintf(tcp.workers, sizeof(tcp.workers), "tcp://127.0.0.1:%d", free_port());
+                snprintf(tcp.workers, sizeof(tcp.workers), "tcp://127.0.0.1:%d", ka_test_free_port());
                 restart_core(&tcp);
         }
         if (!only || !strcmp(only, "attacks")) {
-                snprintf(tcp.workers, sizeof(tcp.workers), "tcp://127.0.0.1:%d", free_port());
+                snprintf(tcp.workers, sizeof(tcp.workers), "tcp://127.0.0.1:%d", ka_test_free_port());
                 attacks(&tcp, wrong);
         }
 

@@ -135,7 +135,7 @@ static void config(struct ka_bus_config *c) {
         cJSON_Delete(o);
         const char *key;
         struct ka_error err = {0};
-        if (ka_bus_config_validate(c, true, &key, &err) < 0)
+        if (ka_bus_config_validate(c, &key, &err) < 0)
                 die(key, &err);
 }
 

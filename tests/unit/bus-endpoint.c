@@ -14,32 +14,14 @@
 #include "bus/agent.h"
 #include "bus/config.h"
 #include "bus/core.h"
+#include "bus/fakeclock.h"
 #include "plugin/cfgmap.h"
+#include "plugin/plugin.h"
 #include "tap.h"
 #include "util/fs.h"
 #include "util/json.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
-
-struct fake {
-        int64_t mono, wall;
-};
-
-static int64_t fake_mono(void *d) {
-        return ((struct fake *)d)->mono;
-}
-
-static int64_t fake_wall(void *d) {
-        return ((struct fake *)d)->wall;
-}
-
-static struct fake now = {.mono = 5000, .wall = 1764133814000};
-static const struct ka_bus_clock fake_clock = {.now_ms = fake_mono, .wall_ms = fake_wall, .data = &now};
-
-static void advance(int64_t ms) {
-        now.mono += ms;
-        now.wall += ms;
-}
 
 static int test_no;
 
@@ -67,7 +49,7 @@ static void config(struct ka_bus_config *c, const char *key_file) {
         cJSON_Delete(o);
         const char *key;
         struct ka_error err = {0};
-        if (ka_bus_config_validate(c, true, &key, &err) < 0) {
+        if (ka_bus_config_validate(c, &key, &err) < 0) {
                 tap_diag("config: %s: %s", key, err.msg);
                 abort();
         }
@@ -214,13 +196,19 @@ static void flows(const char *key_file, const char *what) {
         ka_bus_core_job_counts(w.core, &n);
         ok(n.pending + n.offered + n.leased == 0 && n.done == 1, "%s: counters: nothing in flight, one done", what);
 
-        /* frontend messages, through the host table's functions */
+        /* frontend messages, through the host table a plugin gets */
         struct kubeagent_bus *fb = ka_bus_agent_handle(w.agents[1]);
+        const struct kubeagent_host *host = ka_host();
         cJSON *m = cJSON_Parse("{\"type\":\"demand\",\"label\":\"maven\",\"count\":2}");
-        is_int(ka_bus_host_send(fb, m, &err), 0, "%s: the frontend sends demand", what);
+        ka_host_set_bus(NULL);
+        is_int(host->bus_send(fb, m, &err), -ENOSYS, "%s: before the daemon installs the bus, bus_send fails", what);
+        like(err.msg, "not running", "%s: saying so", what);
+        static const struct ka_host_bus ops = {.send = ka_bus_host_send, .recv = ka_bus_host_recv};
+        ka_host_set_bus(&ops);
+        is_int(host->bus_send(fb, m, &err), 0, "%s: the frontend sends demand", what);
         cJSON_Delete(m);
         m = cJSON_Parse("{\"type\":\"job\"}");
-        is_int(ka_bus_host_send(fb, m, &err), -EINVAL, "%s: a frontend cannot send the bus's own types", what);
+        is_int(host->bus_send(fb, m, &err), -EINVAL, "%s: a frontend cannot send the bus's own types", what);
         like(err.msg, "cannot be the type", "%s: saying so", what);
         cJSON_Delete(m);
         clear_logs(&w);
@@ -233,19 +221,18 @@ static void flows(const char *key_file, const char *what) {
         cJSON_Delete(p);
         ka_bus_core_process(w.core);
         cJSON *got = NULL;
-        /* the first thing the frontend sees through the host table was its welcome */
-        is_int(ka_bus_host_recv(fb, 2000, &got, &err), 0, "%s: the frontend receives", what);
+        is_int(host->bus_recv(fb, 2000, &got, &err), 0, "%s: the frontend receives", what);
         is_str(ka_json_str(got, "type"), "register-agent", "%s: the core's message", what);
         is_str(ka_json_str(got, "secret"), "s3cr3t-agent-secret", "%s: with its payload", what);
         cJSON_Delete(got);
         got = NULL;
         int64_t t0 = ka_time_now_ms();
-        is_int(ka_bus_host_recv(fb, 50, &got, &err), -ETIMEDOUT, "%s: nothing more: -ETIMEDOUT", what);
+        is_int(host->bus_recv(fb, 50, &got, &err), -ETIMEDOUT, "%s: nothing more: -ETIMEDOUT", what);
         ok(ka_time_now_ms() - t0 >= 50, "%s: after the timeout", what);
         ka_bus_core_stop(w.core, "jenkins", "shutting down");
         ka_bus_core_process(w.core);
-        is_int(ka_bus_host_recv(fb, 2000, &got, &err), -ECANCELED, "%s: the core asks it to stop: -ECANCELED", what);
-        is_int(ka_bus_host_recv(fb, 0, &got, &err), -ECANCELED, "%s: and keeps saying so", what);
+        is_int(host->bus_recv(fb, 2000, &got, &err), -ECANCELED, "%s: the core asks it to stop: -ECANCELED", what);
+        is_int(host->bus_recv(fb, 0, &got, &err), -ECANCELED, "%s: and keeps saying so", what);
 
         const struct ka_bus_stats *s = ka_bus_core_stats(w.core);
         size_t rejected = 0;
@@ -414,6 +401,44 @@ static void wrong_key(const char *good, const char *bad) {
         config_clear(&cplain);
 }
 
+static void *core_loop(void *arg) {
+        struct ka_bus_core *core = arg;
+        struct ka_bus_core_event ev;
+        int r;
+        while ((r = ka_bus_core_next(core, 1000, &ev)) != -ECANCELED)
+                if (r == 0)
+                        ka_bus_core_event_clear(&ev);
+        return NULL;
+}
+
+/* A frontend plugin's first bus_recv, with the core running in its own
+ * thread on the real clock: the welcome shows as bus.connected. */
+static void host_connected(void) {
+        struct ka_bus_config c;
+        config(&c, NULL);
+        struct ka_bus_core *core;
+        struct ka_error err = {0};
+        ka_bus_core_new(&c, NULL, &core, &err);
+        pthread_t t;
+        pthread_create(&t, NULL, core_loop, core);
+        struct ka_bus_agent_options o = {.role = KA_BUS_ROLE_FRONTEND, .name = "jenkins"};
+        struct ka_bus_agent *a;
+        ka_bus_agent_new(&c, &o, NULL, &a, &err);
+        static const struct ka_host_bus ops = {.send = ka_bus_host_send, .recv = ka_bus_host_recv};
+        ka_host_set_bus(&ops);
+        cJSON *got = NULL;
+        is_int(ka_host()->bus_recv(ka_bus_agent_handle(a), 10000, &got, &err), 0, "a frontend's first bus_recv");
+        is_str(ka_json_str(got, "type"), "bus.connected", "tells it the core welcomed it");
+        ok(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(got, "restarted")), "a first welcome: not restarted");
+        cJSON_Delete(got);
+        ka_bus_core_cancel(core);
+        pthread_join(t, NULL);
+        ka_host_set_bus(NULL);
+        ka_bus_agent_free(a);
+        ka_bus_core_free(core);
+        config_clear(&c);
+}
+
 struct canceller {
         struct ka_bus_agent *a;
 };
@@ -454,6 +479,7 @@ int main(void) {
         core_restart(NULL, "plain");
         core_restart(key, "sealed");
         wrong_key(key, other);
+        host_connected();
         cancel();
         unlink(key);
         unlink(other);

@@ -3,30 +3,11 @@
 #include <errno.h>
 #include <string.h>
 
+#include "bus/fakeclock.h"
 #include "bus/jobs.h"
 #include "tap.h"
 #include "util/json.h"
 #include "util/mem.h"
-
-struct fake {
-        int64_t mono, wall;
-};
-
-static int64_t fake_mono(void *d) {
-        return ((struct fake *)d)->mono;
-}
-
-static int64_t fake_wall(void *d) {
-        return ((struct fake *)d)->wall;
-}
-
-static struct fake now = {.mono = 1000, .wall = 1764133814000};
-static const struct ka_bus_clock fake_clock = {.now_ms = fake_mono, .wall_ms = fake_wall, .data = &now};
-
-static void advance(int64_t ms) {
-        now.mono += ms;
-        now.wall += ms;
-}
 
 #define LEASE 1000
 

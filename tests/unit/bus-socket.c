@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bus/freeport.h"
 #include "bus/socket.h"
 #include "tap.h"
 #include "util/mem.h"
@@ -66,16 +67,6 @@ static bool exchange(struct ka_bus_socket *a, struct ka_bus_socket *b, const cha
         return false;
 }
 
-static int free_port(void) {
-        int s = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        socklen_t len = sizeof(a);
-        if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 || getsockname(s, (struct sockaddr *)&a, &len) < 0)
-                abort();
-        close(s);
-        return ntohs(a.sin_port);
-}
-
 static void test_pair(const char *addr, const char *what) {
         struct ka_bus_socket core = KA_BUS_SOCKET_INIT, peer = KA_BUS_SOCKET_INIT;
         struct ka_error err = {0};
@@ -114,7 +105,7 @@ int main(void) {
         is_int(st.st_mode & 077, 0, "ipc: only its owner may connect (mode %04o)", (unsigned)(st.st_mode & 0777));
         ka_bus_socket_close(&s);
         test_pair(addr, "ipc");
-        snprintf(addr, sizeof(addr), "tcp://127.0.0.1:%d", free_port());
+        snprintf(addr, sizeof(addr), "tcp://127.0.0.1:%d", ka_test_free_port());
         test_pair(addr, "tcp");
         test_pair("inproc://socket-test", "inproc");
         unlink(path);
