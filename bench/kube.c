@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 
 #include "kube/informer.h"
@@ -26,13 +25,6 @@
 #define PODS 100
 
 static struct sim sim;
-
-static double cpu_s(void) {
-        struct rusage u;
-        getrusage(RUSAGE_SELF, &u);
-        return (double)u.ru_utime.tv_sec + u.ru_utime.tv_usec / 1e6 + (double)u.ru_stime.tv_sec +
-               u.ru_stime.tv_usec / 1e6;
-}
 
 struct worker {
         struct ka_kube *k;
@@ -53,7 +45,7 @@ static void throughput(struct ka_kube *k, int threads, int total) {
         pthread_t t[8];
         struct ka_kube_counters c0, c1;
         ka_kube_counters(k, &c0);
-        double cpu0 = cpu_s();
+        double cpu0 = cpu_seconds();
         int64_t t0 = ka_time_now_ms();
         for (int i = 0; i < threads; i++) {
                 w[i] = (struct worker){.k = k, .n = total / threads};
@@ -64,7 +56,7 @@ static void throughput(struct ka_kube *k, int threads, int total) {
                 pthread_join(t[i], NULL);
                 failed += w[i].failed;
         }
-        double secs = (double)(ka_time_now_ms() - t0) / 1000.0, cpu = cpu_s() - cpu0;
+        double secs = (double)(ka_time_now_ms() - t0) / 1000.0, cpu = cpu_seconds() - cpu0;
         ka_kube_counters(k, &c1);
         printf("GET pod, %d thread%s: %d requests in %.2f s = %.0f requests/s, CPU %.0f us/request, "
                "%llu new connections, %d failed\n",

@@ -11,7 +11,6 @@
 
 #include "kube/exec.h"
 #include "kube/pods.h"
-#include "kube/watch.h"
 #include "sim.h"
 #include "tap.h"
 #include "util/buf.h"
@@ -297,15 +296,6 @@ static void test_interrupt(struct ka_kube *k) {
         ka_buf_free(&kc.err);
 }
 
-static int pod_ready(void *ud, char *line, size_t len) {
-        (void)ud, (void)len;
-        return strstr(line, "\"running\"") && strstr(line, "\"terminated\"") ? -ECANCELED : 0;
-}
-
-static int watch_chunk(void *ud, const char *data, size_t len) {
-        return ka_lines_feed(ud, data, len, pod_ready, NULL);
-}
-
 int main(void) {
         ka_mem_init();
         const char *why;
@@ -323,16 +313,8 @@ int main(void) {
         struct ka_error err = {0};
         is_int(ka_kube_pod_create(k, NULL, pod, NULL, &err), 0, "the test pod is created: %s", err.msg);
         cJSON_Delete(pod);
-        /* wait on the server's watch, not a clock */
-        struct ka_lines lines = KA_LINES_INIT(KA_WATCH_LINE_MAX);
-        struct ka_kube_request w = {.method = "GET",
-                                    .path = "/api/v1/namespaces/ci/pods",
-                                    .query = "watch=1&fieldSelector=metadata.name%3Dex&timeoutSeconds=20",
-                                    .sink = watch_chunk,
-                                    .sink_ud = &lines,
-                                    .timeout_ms = 25000};
-        is_int(ka_kube_request(k, &w, NULL, &err), -ECANCELED, "the pod runs, with one container done");
-        ka_lines_free(&lines);
+        static const char *const ready[] = {"\"running\"", "\"terminated\"", NULL};
+        ok(sim_wait_pod(k, "ex", ready, 20), "the pod runs, with one container done");
         test_streams(k);
         test_errors(k, restricted);
         test_retries(k);

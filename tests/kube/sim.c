@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
+#include "kube/watch.h"
 #include "pluginconf.h"
 #include "tap.h"
 #include "util/buf.h"
@@ -109,4 +111,46 @@ void write_text(const char *path, const char *text, unsigned mode) {
         struct ka_error err;
         if (ka_write_file_atomic(path, text, strlen(text), mode, &err) < 0)
                 tap_diag("write %s: %s", path, err.msg);
+}
+
+struct wait_pod {
+        struct ka_lines lines;
+        const char *const *all;
+};
+
+static int wait_pod_line(void *ud, char *line, size_t len) {
+        (void)len;
+        const struct wait_pod *w = ud;
+        for (size_t i = 0; w->all[i]; i++)
+                if (!strstr(line, w->all[i]))
+                        return 0;
+        return -ECANCELED;
+}
+
+static int wait_pod_chunk(void *ud, const char *data, size_t len) {
+        struct wait_pod *w = ud;
+        return ka_lines_feed(&w->lines, data, len, wait_pod_line, w);
+}
+
+bool sim_wait_pod(struct ka_kube *k, const char *name, const char *const *all, int timeout_s) {
+        struct wait_pod w = {.lines = KA_LINES_INIT(KA_WATCH_LINE_MAX), .all = all};
+        _cleanup_free_ char *query =
+                ka_asprintf("watch=1&fieldSelector=metadata.name%%3D%s&timeoutSeconds=%d", name, timeout_s);
+        struct ka_kube_request req = {.method = "GET",
+                                      .path = "/api/v1/namespaces/ci/pods",
+                                      .query = query,
+                                      .sink = wait_pod_chunk,
+                                      .sink_ud = &w,
+                                      .timeout_ms = (int64_t)timeout_s * 1000 + 5000};
+        struct ka_error err = {0};
+        int r = ka_kube_request(k, &req, NULL, &err);
+        ka_lines_free(&w.lines);
+        return r == -ECANCELED;
+}
+
+double cpu_seconds(void) {
+        struct rusage u;
+        getrusage(RUSAGE_SELF, &u);
+        return (double)u.ru_utime.tv_sec + (double)u.ru_utime.tv_usec / 1e6 + (double)u.ru_stime.tv_sec +
+               (double)u.ru_stime.tv_usec / 1e6;
 }

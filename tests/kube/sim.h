@@ -47,4 +47,11 @@ int get(struct ka_kube *k, const char *path, struct ka_error *err);
 /* Write a file (tests' own kubeconfigs, scripts). */
 void write_text(const char *path, const char *text, unsigned mode);
 
+/* Watch pod `name` in ci until one of its events contains every string of
+ * `all` (NULL-terminated; e.g. "\"running\""): waits on the server's events,
+ * not a clock.  false after timeout_s. */
+bool sim_wait_pod(struct ka_kube *k, const char *name, const char *const *all, int timeout_s);
+/* CPU seconds this process used so far (user + system), for benchmarks. */
+double cpu_seconds(void);
+
 #endif
