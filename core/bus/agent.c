@@ -408,8 +408,9 @@ int ka_bus_agent_timeout(struct ka_bus_agent *a) {
                 due = a->next_hello;
         } else {
                 due = a->role == KA_BUS_ROLE_WORKER ? a->last_renew + b->renew_ms : a->link.last_tx + b->renew_ms;
-                if (a->link.sent)
-                        due = KA_MIN(due, a->link.last_progress + b->resend_ms);
+                due = KA_MIN(due, ka_bus_link_due(b, &a->link));
+                if (!a->link.session)
+                        due = now; /* the session ran out: hello at once */
         }
         return due <= now ? 0 : (int)KA_MIN(due - now, (int64_t)INT32_MAX);
 }

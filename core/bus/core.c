@@ -474,7 +474,7 @@ static void timers(struct ka_bus_core *c) {
         while (ka_hashmap_next(&c->by_name, &it, NULL, &v)) {
                 struct peer *p = v;
                 ka_bus_link_timers(b, &p->link);
-                if (now - p->link.last_tx >= b->renew_ms)
+                if (p->link.session && now - p->link.last_tx >= b->renew_ms)
                         ka_bus_link_send(b, &p->link, "heartbeat", cJSON_CreateObject());
                 if (now - p->link.last_rx > b->lease_ms)
                         peer_down(c, p);
@@ -528,10 +528,10 @@ int ka_bus_core_timeout(struct ka_bus_core *c) {
         void *v;
         while (ka_hashmap_next(&c->by_name, &it, NULL, &v)) {
                 const struct peer *p = v;
-                due = KA_MIN(due, p->link.last_tx + b->renew_ms);
+                if (p->link.session) /* heartbeats go only on a session the peer took */
+                        due = KA_MIN(due, p->link.last_tx + b->renew_ms);
                 due = KA_MIN(due, p->link.last_rx + (p->up ? b->lease_ms : FORGET_AFTER_LEASES * b->lease_ms) + 1);
-                if (p->link.sent)
-                        due = KA_MIN(due, p->link.last_progress + b->resend_ms);
+                due = KA_MIN(due, ka_bus_link_due(b, &p->link));
         }
         if (due == INT64_MAX)
                 return -1;

@@ -646,19 +646,24 @@ void ka_bus_link_flush_ack(struct ka_bus_base *b, struct ka_bus_link *l) {
         ka_bus_link_send(b, l, "ack", p);
 }
 
-int64_t ka_bus_link_timers(struct ka_bus_base *b, struct ka_bus_link *l) {
+/* resendInterval, doubling while nothing is acknowledged, up to renewInterval */
+static int64_t resend_delay(const struct ka_bus_base *b, const struct ka_bus_link *l) {
+        return KA_MIN(b->resend_ms << KA_MIN(l->backoff, 16u), KA_MAX(b->renew_ms, b->resend_ms));
+}
+
+int64_t ka_bus_link_due(const struct ka_bus_base *b, const struct ka_bus_link *l) {
         if (!l->session || !l->sent)
                 return INT64_MAX;
+        return l->last_progress + resend_delay(b, l);
+}
+
+void ka_bus_link_timers(struct ka_bus_base *b, struct ka_bus_link *l) {
         int64_t now = ka_bus_base_now(b);
-        /* resendInterval, doubling while nothing is acknowledged, up to renewInterval */
-        int64_t delay = b->resend_ms << KA_MIN(l->backoff, 16u);
-        delay = KA_MIN(delay, KA_MAX(b->renew_ms, b->resend_ms));
-        if (now < l->last_progress + delay)
-                return l->last_progress + delay;
+        if (now < ka_bus_link_due(b, l))
+                return;
         for (size_t i = 0; i < l->sent; i++)
                 transmit_pending(b, l, i, false);
         l->last_progress = now;
         l->backoff++;
         l->fast_resent = false;
-        return now + KA_MIN(b->resend_ms << KA_MIN(l->backoff, 16u), KA_MAX(b->renew_ms, b->resend_ms));
 }

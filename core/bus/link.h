@@ -184,7 +184,9 @@ void ka_bus_link_acked(struct ka_bus_base *b, struct ka_bus_link *l, uint64_t se
                        void (*acked)(void *data, const struct ka_bus_note *note), void *data);
 /* Send the ack that is due, if one is. */
 void ka_bus_link_flush_ack(struct ka_bus_base *b, struct ka_bus_link *l);
-/* Resend what waited too long; returns when to look again (monotonic ms). */
-int64_t ka_bus_link_timers(struct ka_bus_base *b, struct ka_bus_link *l);
+/* Resend what waited too long for its ack. */
+void ka_bus_link_timers(struct ka_bus_base *b, struct ka_bus_link *l);
+/* When the next resend is due (monotonic ms; INT64_MAX: nothing waits). */
+int64_t ka_bus_link_due(const struct ka_bus_base *b, const struct ka_bus_link *l);
 
 #endif

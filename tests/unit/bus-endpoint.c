@@ -5,6 +5,7 @@
  * restart with adoption, a wrong key, cancel from another thread. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,10 @@
 #include "util/timeutil.h"
 
 static int test_no;
+
+/* Times an endpoint, having processed everything due, still asked to be
+ * woken at once: each would be a busy loop in a daemon. */
+static int spins;
 
 /* A config on fresh inproc addresses; key_file NULL for a plain bus. */
 static void config(struct ka_bus_config *c, const char *key_file) {
@@ -80,6 +85,8 @@ static void add_agent(struct world *w, struct ka_bus_agent *a) {
 
 static void log_core(struct world *w) {
         struct ka_bus_core_event ev;
+        if (!w->core)
+                return; /* between a core's death and its successor */
         while (ka_bus_core_next(w->core, 0, &ev) == 0) {
                 static const char *const k[] = {"?",       "up",      "down",     "event",
                                                 "adopted", "expired", "rejected", "message"};
@@ -111,8 +118,10 @@ static void log_agent(struct world *w, size_t i) {
 static void settle(struct world *w) {
         int ep = epoll_create1(0);
         struct epoll_event e = {.events = EPOLLIN};
-        e.data.fd = ka_bus_core_fd(w->core);
-        epoll_ctl(ep, EPOLL_CTL_ADD, e.data.fd, &e);
+        if (w->core) {
+                e.data.fd = ka_bus_core_fd(w->core);
+                epoll_ctl(ep, EPOLL_CTL_ADD, e.data.fd, &e);
+        }
         for (size_t i = 0; i < w->n; i++) {
                 e.data.fd = ka_bus_agent_fd(w->agents[i]);
                 epoll_ctl(ep, EPOLL_CTL_ADD, e.data.fd, &e);
@@ -125,6 +134,15 @@ static void settle(struct world *w) {
                 quiet = epoll_wait(ep, got, 8, 20) > 0 ? 0 : quiet + 1;
         }
         close(ep);
+        if (w->core && ka_bus_core_timeout(w->core) == 0) {
+                tap_diag("the core wants to be woken at once");
+                spins++;
+        }
+        for (size_t i = 0; i < w->n; i++)
+                if (ka_bus_agent_timeout(w->agents[i]) == 0) {
+                        tap_diag("agent %zu wants to be woken at once", i);
+                        spins++;
+                }
 }
 
 static bool contains(const struct ka_buf *b, const char *s) {
@@ -322,13 +340,19 @@ static void core_restart(const char *key_file, const char *what) {
         ka_bus_agent_send(w.agents[1], "state", st, &err);
         cJSON_Delete(st);
 
-        /* the core dies before it reads either; a new one takes its place */
+        /* the core dies before it reads either; for a while nobody answers
+         * (the peers resend, backing off); then a new one takes its place */
         ka_bus_core_free(w.core);
+        w.core = NULL;
+        for (int i = 0; i < 8; i++) {
+                advance(150);
+                settle(&w);
+        }
         is_int(ka_bus_core_new(&c, &fake_clock, &w.core, &err), 0, "%s: a new core listens on the same addresses",
                what);
         clear_logs(&w);
-        for (int i = 0; i < 6; i++) {
-                advance(300); /* renewals and resends bring the peers back */
+        for (int i = 0; i < 12; i++) {
+                advance(150); /* renewals and resends (backing off) bring the peers back */
                 settle(&w);
         }
         ok(contains(&w.agent_log[0], "connected::restarted;"), "%s: the worker meets the new core", what);
@@ -439,6 +463,32 @@ static void host_connected(void) {
         config_clear(&c);
 }
 
+/* A peer that says hello and dies before it uses the session it was
+ * offered: the core keeps it until it is forgotten, without spinning. */
+static void unconfirmed(void) {
+        struct ka_bus_config c;
+        config(&c, NULL);
+        struct world w = {.core_log = KA_BUF_INIT(0)};
+        struct ka_error err = {0};
+        ka_bus_core_new(&c, &fake_clock, &w.core, &err);
+        struct ka_bus_agent *a = agent(&c, KA_BUS_ROLE_WORKER, "brief");
+        struct pollfd p = {.fd = ka_bus_core_fd(w.core), .events = POLLIN};
+        for (int i = 0; i < 200 && !ka_bus_core_peers(w.core, "worker"); i++) {
+                ka_bus_agent_process(a); /* its hello */
+                poll(&p, 1, 10);
+                ka_bus_core_process(w.core);
+        }
+        is_int(ka_bus_core_peers(w.core, "worker"), 1, "a peer said hello");
+        ka_bus_agent_free(a); /* and died before it read the welcome */
+        for (int i = 0; i < 4; i++) {
+                advance(400);
+                settle(&w);
+        }
+        ok(contains(&w.core_log, "down:brief:;"), "it is down after a silent lease");
+        world_free(&w);
+        config_clear(&c);
+}
+
 struct canceller {
         struct ka_bus_agent *a;
 };
@@ -480,7 +530,9 @@ int main(void) {
         core_restart(key, "sealed");
         wrong_key(key, other);
         host_connected();
+        unconfirmed();
         cancel();
+        is_int(spins, 0, "after processing, no endpoint asks to be woken at once (no busy loop)");
         unlink(key);
         unlink(other);
         rmdir(dir);
