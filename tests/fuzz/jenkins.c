@@ -1,23 +1,54 @@
-/* Fuzz target: what the Jenkins frontend reads from a controller — `why`
+/* Fuzz target: what the Jenkins frontend reads — from a controller: `why`
  * texts, task URLs, jenkins-agent.jnlp documents, the queue and the node
- * list.  The first byte picks the parser. */
+ * list; from the core: bus messages (handled by a frontend whose controller
+ * is unreachable).  The first byte picks the parser. */
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../../plugins/credentials/common/credutil.h"
 #include "../../plugins/frontends/jenkins/jenkins.h"
 #include "plugin/plugin.h"
+#include "util/log.h"
 #include "util/mem.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void drop(void *ud, const cJSON *msg) {
+        (void)ud;
+        (void)msg;
+}
+
+static struct jk_frontend *frontend(void) {
+        static struct jk_frontend *fe;
+        static struct jk_conf conf = {.url = "http://127.0.0.1:1/", .user = "fuzz", .poll_interval_ms = 2000,
+                                      .timeout_ms = 1000, .name_prefix = "ka-"};
+        static char token[] = "/tmp/ka-fuzz-jenkins-token-XXXXXX";
+        if (!fe) {
+                int fd = mkstemp(token);
+                if (fd < 0 || write(fd, "11aa\n", 5) != 5)
+                        abort();
+                close(fd);
+                conf.token_file = token;
+                struct ka_error err;
+                if (jk_frontend_new(&conf, drop, NULL, &fe, &err) < 0)
+                        abort();
+                unlink(token);
+        }
+        return fe;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         static int init;
         if (!init) {
                 ka_mem_init();
                 jk_host = cu_host = ka_host();
+                int devnull = open("/dev/null", O_WRONLY);
+                if (devnull >= 0)
+                        ka_log_set_fd(devnull);         /* refusals are expected: keep them quiet */
                 init = 1;
         }
         if (size == 0)
@@ -28,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         memcpy(text, data + 1, size - 1);
         text[size - 1] = '\0';
         struct ka_error err = {0};
-        switch (data[0] % 5) {
+        switch (data[0] % 6) {
         case 0: {
                 struct jk_why w;
                 jk_why_parse(text, &w);
@@ -61,10 +92,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         jk_queue_clear(&q);
                 break;
         }
-        default: {
+        case 4: {
                 struct jk_computers cs = {0};
                 if (jk_computers_parse(text, size - 1, &cs, &err) == 0)
                         jk_computers_clear(&cs);
+                break;
+        }
+        default: {
+                cJSON *msg = cJSON_ParseWithLength(text, size - 1);
+                if (cJSON_IsObject(msg))
+                        jk_frontend_handle(frontend(), msg);
+                cJSON_Delete(msg);
                 break;
         }
         }

@@ -6,22 +6,18 @@
  * secret, one poll of every computer, offline marks, deletion, run results,
  * faults, restarts, TLS with a context path, health logged once per change,
  * and no secret in any error or log line. */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <openssl/hmac.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "../../plugins/credentials/common/credutil.h"
 #include "../../plugins/frontends/jenkins/jenkins.h"
+#include "jsim.h"
 #include "plugin/plugin.h"
 #include "pluginconf.h"
-#include "simproc.h"
 #include "tap.h"
 #include "util/buf.h"
 #include "util/fs.h"
@@ -35,66 +31,7 @@
 static struct ka_registry reg;
 static const struct kubeagent_plugin_handle *plugin;
 
-struct jsim {
-        struct simproc p;
-        char url[128];
-        int agent_port;
-};
-
 static struct jsim sim;
-
-static bool jsim_start(struct jsim *j, const char *const *extra) {
-        const char *why;
-        if (!simproc_start(&j->p, "jenkins_sim.py", "KA_JENKINS_SIM", extra, &why)) {
-                tap_diag("jenkins_sim: %s", why);
-                return false;
-        }
-        _cleanup_free_ char *ready = simproc_path(&j->p, "ready.json");
-        char *text = NULL;
-        size_t len;
-        struct ka_error err;
-        cJSON *doc = NULL;
-        if (ka_read_file(ready, 1 << 16, &text, &len, &err) == 0 && ka_json_parse(text, len, &doc, &err) == 0) {
-                snprintf(j->url, sizeof(j->url), "%s", ka_json_path_str(doc, "url"));
-                j->agent_port = (int)ka_json_path(doc, "agentPort")->valuedouble;
-        }
-        cJSON_Delete(doc);
-        free(text);
-        return j->url[0] != '\0';
-}
-
-static char *state_file(const struct jsim *j, const char *name) {
-        return simproc_path(&j->p, name);
-}
-
-static char *file_text(const struct jsim *j, const char *name) {
-        _cleanup_free_ char *p = state_file(j, name);
-        char *data = NULL;
-        size_t len;
-        struct ka_error err;
-        if (ka_read_file(p, 1 << 20, &data, &len, &err) < 0)
-                return ka_strdup("");
-        while (len && (data[len - 1] == '\n' || data[len - 1] == '\r'))
-                data[--len] = '\0';
-        return data;
-}
-
-static int admin(const struct jsim *j, const char *method, const char *path, const char *json, char **ret) {
-        return simproc_admin(&j->p, method, path, json, ret);
-}
-
-/* The simulator's view of one node (admin GET /nodes), or NULL. */
-static cJSON *admin_node(const struct jsim *j, const char *name) {
-        _cleanup_free_ char *body = NULL;
-        cJSON *list = NULL, *found = NULL;
-        if (admin(j, "GET", "/nodes", NULL, &body) != 200 || ka_json_parse(body, strlen(body), &list, NULL) < 0)
-                return NULL;
-        const cJSON *n;
-        cJSON_ArrayForEach(n, list) if (!found && strcmp(ka_json_path_str(n, "name"), name) == 0) found =
-                cJSON_Duplicate(n, true);
-        cJSON_Delete(list);
-        return found;
-}
 
 /* ---- config through the loader ------------------------------------------------- */
 
@@ -119,8 +56,8 @@ static void test_config(void) {
                "a minimal block fills");
         if (c) {
                 ok(c->poll_interval_ms == 2000 && c->timeout_ms == 30000 && c->insecure == 0 &&
-                           strcmp(c->node_prefix, "kubeagent-") == 0 && !c->ca_file,
-                   "defaults: pollInterval 2 s, timeout 30 s, insecure false, nodePrefix kubeagent-");
+                           strcmp(c->name_prefix, "kubeagent-") == 0 && !c->ca_file,
+                   "defaults: pollInterval 2 s, timeout 30 s, insecure false, namePrefix kubeagent-");
                 conf_free(c);
         }
         static const struct {
@@ -129,7 +66,7 @@ static void test_config(void) {
                 {"{url: ftp://j/, user: u, tokenFile: /t}", "url must be http://"},
                 {"{url: \"http://u:pw@j/\", user: u, tokenFile: /t}", "url must not carry credentials"},
                 {"{url: https://j/, user: u, tokenFile: /t, caFile: /ca, insecure: true}", "set only one"},
-                {"{url: https://j/, user: u, tokenFile: /t, nodePrefix: Bad_}", "nodePrefix must be"},
+                {"{url: https://j/, user: u, tokenFile: /t, namePrefix: Bad_}", "namePrefix must be"},
                 {"{url: https://j/, user: u, tokenFile: /t, pollInterval: 100ms}", "at least 200ms"},
                 {"{url: https://j/, user: u}", "tokenFile"},
                 {"{url: https://j/, user: u, tokenFile: /t, token: x}", "unknown key"},
@@ -247,51 +184,12 @@ static struct jk_client *client_as(const struct jsim *j, const char *user, const
 static struct jk_client *client_for(const struct jsim *j, const char *user) {
         char name[64];
         snprintf(name, sizeof(name), "token-%s", user);
-        _cleanup_free_ char *tf = state_file(j, name);
+        _cleanup_free_ char *tf = jsim_file(j, name);
         struct ka_error err = {0};
         struct jk_client *c = client_as(j, user, tf, NULL, &err);
         if (!c)
                 tap_diag("client for %s: %s", user, err.msg);
         return c;
-}
-
-static char *hmac_hex(const struct jsim *j, const char *name) {
-        _cleanup_free_ char *keyhex = file_text(j, "secret.key");
-        unsigned char key[64], mac[32];
-        size_t kl = strlen(keyhex) / 2;
-        for (size_t i = 0; i < kl && i < sizeof(key); i++)
-                sscanf(keyhex + 2 * i, "%2hhx", &key[i]);
-        unsigned int ml = sizeof(mac);
-        HMAC(EVP_sha256(), key, (int)kl, (const unsigned char *)name, strlen(name), mac, &ml);
-        char *out = ka_malloc(65);
-        for (unsigned i = 0; i < 32; i++)
-                snprintf(out + 2 * i, 3, "%02x", mac[i]);
-        return out;
-}
-
-/* An inbound agent over the TCP line protocol; returns the socket or -1. */
-static int agent_connect(const struct jsim *j, const char *name, const char *secret) {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)j->agent_port)};
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-                close(fd);
-                return -1;
-        }
-        char line[256];
-        int n = snprintf(line, sizeof(line), "JNLP4-connect-sim %s %s\n", name, secret);
-        if (write(fd, line, (size_t)n) != n) {
-                close(fd);
-                return -1;
-        }
-        char answer[128] = "";
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        ssize_t got = poll(&p, 1, 5000) > 0 ? read(fd, answer, sizeof(answer) - 1) : -1;
-        if (got < 3 || strncmp(answer, "OK\n", 3) != 0) {
-                close(fd);
-                return -1;
-        }
-        return fd;
 }
 
 static const struct jk_computer *find(struct jk_client *c, struct jk_computers *cs, const char *name) {
@@ -352,17 +250,12 @@ static bool wait_why(struct jk_client *c, const char *job, enum jk_why_kind kind
         return false;
 }
 
-static void queue_build(const char *json) {
-        if (admin(&sim, "POST", "/builds", json, NULL) != 201)
-                tap_diag("could not queue %s", json);
-}
-
 static void test_queue_and_nodes(struct jk_client *c) {
         struct ka_error err = {0};
         is_int(jk_client_hello(c, &err), 0, "hello: root URL and whoAmI");
         ok(strcmp(jk_client_root(c), sim.url) == 0, "the controller's root URL is known");
 
-        queue_build("{\"job\": \"team-a/app\", \"label\": \"linux && docker\", \"durationMs\": 400, \"afterMs\": 300,"
+        jsim_build(&sim, "{\"job\": \"team-a/app\", \"label\": \"linux && docker\", \"durationMs\": 400, \"afterMs\": 300,"
                     " \"result\": \"UNSTABLE\"}");
         ok(wait_why(c, "team-a/app", JK_WHY_ANY, NULL), "no agents at all: the label is not in why (ANY)");
         struct jk_queue q = {0};
@@ -376,7 +269,7 @@ static void test_queue_and_nodes(struct jk_client *c) {
                                     .remote_fs = "/home/jenkins/agent", .labels = "linux docker", .exclusive = true,
                                     .websocket = true};
         is_int(jk_node_create(c, &spec, &err), 0, "create an inbound node");
-        cJSON *node = admin_node(&sim, spec.name);
+        cJSON *node = jsim_node(&sim, spec.name);
         ok(node && strcmp(ka_json_path_str(node, "labels"), "linux docker") == 0 &&
                    strcmp(ka_json_path_str(node, "mode"), "EXCLUSIVE") == 0 &&
                    ka_json_path(node, "numExecutors")->valueint == 1 &&
@@ -394,14 +287,14 @@ static void test_queue_and_nodes(struct jk_client *c) {
         ok(wait_why(c, "team-a/app", JK_WHY_NODE, "kubeagent-linux-a1b2c"), "one matching node offline: why names it");
         char *secret = NULL;
         is_int(jk_node_secret(c, spec.name, &secret, &err), 0, "read the secret from jenkins-agent.jnlp");
-        _cleanup_free_ char *want = hmac_hex(&sim, spec.name);
+        _cleanup_free_ char *want = jsim_secret(&sim, spec.name);
         ok(secret && strcmp(secret, want) == 0, "the secret is HMAC-SHA256 of the name under the controller key");
         struct ka_error masked;
         ka_error_set(&masked, -1, "secret %s", secret ? secret : "");
         is_str(masked.msg, "secret ********", "the secret is registered: masked in errors and logs");
         is_int(jk_node_secret(c, "no-such-node", &secret, &err), -ENOENT, "the secret of an unknown node: -ENOENT");
 
-        int fd = secret ? agent_connect(&sim, spec.name, secret) : -1;
+        int fd = secret ? jsim_agent(&sim, spec.name, secret) : -1;
         ok(fd >= 0, "the agent connects with that secret");
         ok(wait_computer(c, spec.name, is_online), "one computer poll shows it online");
         struct jk_computers cs = {0};
@@ -449,7 +342,7 @@ static void test_queue_and_nodes(struct jk_client *c) {
         is_int(jk_node_online(c, spec.name, &err), 0, "online when online: nothing to do");
 
         /* a free-style build: FAILURE, on the agent */
-        queue_build("{\"job\": \"pack\", \"kind\": \"freestyle\", \"label\": \"docker\", \"durationMs\": 200, "
+        jsim_build(&sim, "{\"job\": \"pack\", \"kind\": \"freestyle\", \"label\": \"docker\", \"durationMs\": 200, "
                     "\"result\": \"FAILURE\"}");
         ok(wait_computer(c, spec.name, is_busy), "a free-style build runs on the agent");
         x = find(c, &cs, spec.name);
@@ -464,11 +357,11 @@ static void test_queue_and_nodes(struct jk_client *c) {
         /* why names the label when two nodes match */
         spec.name = "kubeagent-linux-d3f4g";
         is_int(jk_node_create(c, &spec, &err), 0, "a second node for the label");
-        queue_build("{\"job\": \"team-b/other\", \"label\": \"linux && docker && gpu\", \"durationMs\": 100}");
+        jsim_build(&sim, "{\"job\": \"team-b/other\", \"label\": \"linux && docker && gpu\", \"durationMs\": 100}");
         ok(wait_why(c, "team-b/other", JK_WHY_LABEL, "linux&&docker&&gpu"), "a label no node has: why names it");
-        queue_build("{\"job\": \"team-b/long\", \"label\": \"linux\", \"durationMs\": 3000}");
+        jsim_build(&sim, "{\"job\": \"team-b/long\", \"label\": \"linux\", \"durationMs\": 3000}");
         ok(wait_computer(c, "kubeagent-linux-a1b2c", is_busy), "a long build keeps the online node busy");
-        queue_build("{\"job\": \"team-b/two\", \"label\": \"linux\", \"durationMs\": 100}");
+        jsim_build(&sim, "{\"job\": \"team-b/two\", \"label\": \"linux\", \"durationMs\": 100}");
         ok(wait_why(c, "team-b/two", JK_WHY_LABEL_OR_NODE, "linux"),
            "two nodes for the label, the online one busy: why names the label");
 
@@ -512,7 +405,7 @@ static void test_auth(void) {
         like(err.msg, "refused the credentials of user kubeagent (401)", "  naming the user");
         ok(!strstr(err.msg, "deadbeef"), "  never the token");
         is_int(jk_client_health(c), JK_UNAUTHORIZED, "  health: unauthorized");
-        _cleanup_free_ char *good = file_text(&sim, "token-kubeagent");
+        _cleanup_free_ char *good = jsim_text(&sim, "token-kubeagent");
         ka_write_file_atomic(tf, good, strlen(good), 0600, &werr);
         is_int(jk_client_hello(c, &err), 0, "the token file is read again after a 401");
         is_int(jk_client_health(c), JK_OK, "  health: OK again");
@@ -523,12 +416,12 @@ static void test_auth(void) {
         /* the controller revokes the token and the file is rotated */
         c = client_for(&sim, "kubeagent");
         is_int(jk_client_hello(c, &err), 0, "a client with the current token");
-        ok(admin(&sim, "POST", "/revoke-token", "{\"user\": \"kubeagent\"}", NULL) == 200, "the token is rotated");
+        ok(jsim_admin(&sim, "POST", "/revoke-token", "{\"user\": \"kubeagent\"}", NULL) == 200, "the token is rotated");
         is_int(jk_client_hello(c, &err), 0, "the next request re-reads the rotated file after its 401");
         jk_client_free(c);
 
         /* a password instead of a token: POSTs need a crumb and its session cookie */
-        _cleanup_free_ char *pw = state_file(&sim, "password-kubeagent");
+        _cleanup_free_ char *pw = jsim_file(&sim, "password-kubeagent");
         c = client_as(&sim, "kubeagent", pw, NULL, &err);
         long before = simproc_count(&sim.p, "POST /computer/doCreateItem 403");
         spec.name = "kubeagent-pw-00001";
@@ -546,12 +439,12 @@ static void test_auth(void) {
 static void test_faults_restart(struct jk_client *c) {
         struct ka_error err = {0};
         struct jk_queue q = {0};
-        admin(&sim, "POST", "/faults", "{\"match\": {\"path\": \"/queue/api/json\"}, \"status\": 500, \"count\": 2}",
+        jsim_admin(&sim, "POST", "/faults", "{\"match\": {\"path\": \"/queue/api/json\"}, \"status\": 500, \"count\": 2}",
               NULL);
         is_int(jk_queue_poll(c, &q, &err), -EIO, "a 500: -EIO");
         is_int(jk_client_health(c), JK_FAILING, "  health: failing");
         jk_queue_poll(c, &q, &err);
-        admin(&sim, "POST", "/faults", "{\"match\": {\"path\": \"/queue/api/json\"}, \"status\": 503, \"count\": 1}",
+        jsim_admin(&sim, "POST", "/faults", "{\"match\": {\"path\": \"/queue/api/json\"}, \"status\": 503, \"count\": 1}",
               NULL);
         is_int(jk_queue_poll(c, &q, &err), -EAGAIN, "a 503: -EAGAIN");
         is_int(jk_client_health(c), JK_STARTING, "  health: starting");
@@ -559,13 +452,13 @@ static void test_faults_restart(struct jk_client *c) {
         is_int(jk_client_health(c), JK_OK, "  health: OK");
         jk_queue_clear(&q);
 
-        _cleanup_free_ char *pw = state_file(&sim, "password-kubeagent");
+        _cleanup_free_ char *pw = jsim_file(&sim, "password-kubeagent");
         struct jk_client *pc = client_as(&sim, "kubeagent", pw, NULL, &err);
         struct jk_node_spec spec = {.name = "kubeagent-rs-00001", .remote_fs = "/a", .labels = "rs"};
         is_int(jk_node_create(pc, &spec, &err), 0, "password client: a node before the restart");
 
         unsigned restarts = jk_client_restarts(c);
-        admin(&sim, "POST", "/restart", "{\"downMs\": 600, \"loadingMs\": 600}", NULL);
+        jsim_admin(&sim, "POST", "/restart", "{\"downMs\": 600, \"loadingMs\": 600}", NULL);
         int seen_down = 0, seen_loading = 0, up = 0;
         for (int64_t end = ka_time_now_ms() + 15000; !up && ka_time_now_ms() < end; usleep(30000)) {
                 int r = jk_queue_poll(c, &q, &err);
@@ -593,8 +486,8 @@ static void test_tls(void) {
                 return;
         }
         struct ka_error err = {0};
-        _cleanup_free_ char *tf = state_file(&tls, "token-kubeagent");
-        _cleanup_free_ char *ca = state_file(&tls, "ca.crt");
+        _cleanup_free_ char *tf = jsim_file(&tls, "token-kubeagent");
+        _cleanup_free_ char *ca = jsim_file(&tls, "ca.crt");
         char extra_yaml[512];
         snprintf(extra_yaml, sizeof(extra_yaml), ", caFile: \"%s\"", ca);
         struct jk_client *c = client_as(&tls, "kubeagent", tf, extra_yaml, &err);
@@ -615,26 +508,17 @@ static void test_tls(void) {
         c = client_as(&tls, "kubeagent", tf, ", insecure: true", &err);
         is_int(jk_client_hello(c, &err), 0, "insecure: true accepts it");
         jk_client_free(c);
-        simproc_stop(&tls.p);
+        jsim_stop(&tls);
 }
 
 int main(void) {
         ka_mem_init();
-        char logpath[] = "/tmp/ka-jenkins-log-XXXXXX";
-        int logfd = mkstemp(logpath);
-        ka_log_setup("test", KA_LOG_DEBUG, KA_LOG_TOOL);
-        ka_log_set_fd(logfd);
-        const char *dir = getenv("KUBEAGENT_PLUGIN_PATH");
-        _cleanup_free_ char *file = ka_path_join(dir ? dir : "plugins/.libs", "frontend-jenkins.so");
         struct ka_error err = {0};
-        if (ka_registry_load_file(&reg, file, &err) < 0) {
+        plugin = jsim_plugin(&reg, &err);
+        if (!plugin) {
                 printf("1..0 # SKIP %s\n", err.msg);
                 return 0;
         }
-        plugin = ka_registry_find(&reg, KUBEAGENT_KIND_FRONTEND, "jenkins");
-        /* the compiled-in client reports through the same host table */
-        jk_host = cu_host = ka_host();
-        jk_self = (struct kubeagent_plugin_handle *)plugin;
 
         test_config();
         test_why();
@@ -652,12 +536,10 @@ int main(void) {
         jk_client_free(c);
         test_tls();
 
-        char *log = NULL;
-        size_t len = 0;
-        ka_read_file(logpath, 1 << 24, &log, &len, &err);
-        _cleanup_free_ char *token = file_text(&sim, "token-kubeagent");
-        _cleanup_free_ char *password = file_text(&sim, "password-kubeagent");
-        _cleanup_free_ char *agent = hmac_hex(&sim, "kubeagent-linux-a1b2c");
+        char *log = jsim_log();
+        _cleanup_free_ char *token = jsim_text(&sim, "token-kubeagent");
+        _cleanup_free_ char *password = jsim_text(&sim, "password-kubeagent");
+        _cleanup_free_ char *agent = jsim_secret(&sim, "kubeagent-linux-a1b2c");
         ok(log && !strstr(log, token) && !strstr(log, password) && !strstr(log, agent),
            "no token, password or agent secret in the log");
         int forbidden = 0;
@@ -672,8 +554,8 @@ int main(void) {
         if (rc != 0 && log)
                 tap_diag("log:\n%s", log);
         free(log);
-        unlink(logpath);
-        simproc_stop(&sim.p);
+        jsim_log_end();
+        jsim_stop(&sim);
         ka_registry_free(&reg);
         ka_secret_reset();
         return rc;

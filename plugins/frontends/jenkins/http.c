@@ -190,8 +190,11 @@ bool jk_json_true(const cJSON *o, const char *key) {
 }
 
 int64_t jk_json_int(const cJSON *o, const char *key) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-        return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : -1;
+        const cJSON *v = key ? cJSON_GetObjectItemCaseSensitive(o, key) : o;
+        /* exact integers only (2^53): anything else is no id, no time */
+        if (!cJSON_IsNumber(v) || !(v->valuedouble >= -9007199254740992.0 && v->valuedouble <= 9007199254740992.0))
+                return -1;
+        return (int64_t)v->valuedouble;
 }
 
 cJSON *jk_json_list(const char *json, size_t len, const char *key, size_t elem_size, void **ret_v,

@@ -47,7 +47,7 @@ struct jk_conf {
         int insecure;                   /* skip certificate checks: only when asked */
         int64_t poll_interval_ms;       /* queue and computer polls; default 2 s */
         int64_t timeout_ms;             /* one request; default 30 s */
-        char *node_prefix;              /* names of this instance's nodes start with it */
+        char *name_prefix;              /* names of this instance's nodes start with it */
 };
 
 /* ---- http.c ------------------------------------------------------------- */
@@ -101,7 +101,8 @@ int jk_request(struct jk_client *c, const char *method, const char *path, const 
 int jk_get_json(struct jk_client *c, const char *path, const char *what, const char *perm, cJSON **ret,
                 struct ka_error *err);
 
-/* Members of a JSON answer: a string (or NULL), true, a number (or -1). */
+/* Members of a JSON answer: a string (or NULL), true, an integer within
+ * ±2^53 (or -1; key NULL: o itself). */
 const char *jk_json_str(const cJSON *o, const char *key);
 bool jk_json_true(const cJSON *o, const char *key);
 int64_t jk_json_int(const cJSON *o, const char *key);
@@ -217,6 +218,7 @@ struct jk_computer {
         char *description;
         bool built_in;
         bool offline, temporarily_offline, idle;
+        bool connected;                 /* its agent is connected (also when temporarily offline) */
         char *offline_reason;           /* offlineCauseReason, "" when none */
         char **labels;                  /* assigned labels, NULL-terminated */
         int executors, busy;            /* executors and how many are busy */
@@ -246,5 +248,46 @@ struct jk_run {
 /* GET <run URL>api/json?tree=number,building,result.  -ENOENT: the run was deleted. */
 int jk_run_get(struct jk_client *c, const char *run_url, struct jk_run *ret, struct ka_error *err);
 void jk_run_clear(struct jk_run *r);
+
+/* ---- frontend.c ------------------------------------------------------------
+ *
+ * The frontend's side of the provisioning protocol (core/bus/PROTOCOL.md):
+ * it keeps the agents it manages (created through agent.register, or nodes
+ * with its namePrefix found on the controller: adopted after a restart of
+ * kubeagent) and the queue items waiting for agents, and sends the core
+ * what changed after each look at the controller:
+ *   - agent.state for every managed node (offline, online, busy with its run,
+ *     idle with the result once the run is no longer building, gone);
+ *   - demand per label expression, the whole set of waiting items each time
+ *     it changes; an item keeps the expression it was first seen with when
+ *     its why later names a node (one of ours starting for it, a single
+ *     match), so it is never counted twice; a pipeline block waiting for one
+ *     of our nodes it ran on before a controller restart is demand for that
+ *     node (bring its pod back), and the node is let back online when we had
+ *     taken it offline;
+ *   - a single-use agent (idleMinutes 0) is taken temporarily offline as
+ *     soon as its build started, so Jenkins gives it nothing more.
+ * What the core asks (agent.register, agent.offline, agent.delete,
+ * demand.failed) is done at once; a deletion or an offline mark that fails
+ * is tried again at every look, so no node is ever lost track of.  Nothing
+ * is sent before jk_frontend_connected() (then frontend.hello, the whole
+ * state after the next good look, and frontend.synced). */
+
+typedef void (*jk_emit_fn)(void *ud, const cJSON *message);
+
+struct jk_frontend;
+
+/* conf must outlive the frontend. */
+int jk_frontend_new(const struct jk_conf *conf, jk_emit_fn emit, void *ud, struct jk_frontend **ret,
+                    struct ka_error *err);
+void jk_frontend_free(struct jk_frontend *fe);
+/* The core welcomed us (bus.connected). */
+void jk_frontend_connected(struct jk_frontend *fe);
+/* A message from the core; one that does not follow the protocol is logged
+ * and ignored. */
+void jk_frontend_handle(struct jk_frontend *fe, const cJSON *msg);
+/* One look at the controller (its nodes, then its queue); returns the
+ * milliseconds until the next one (longer while the controller fails). */
+int64_t jk_frontend_cycle(struct jk_frontend *fe);
 
 #endif

@@ -239,6 +239,9 @@ int jk_computers_parse(const char *json, size_t len, struct jk_computers *ret, s
                 x->offline = jk_json_true(o, "offline");
                 x->temporarily_offline = jk_json_true(o, "temporarilyOffline");
                 x->idle = jk_json_true(o, "idle");
+                /* a temporarily-offline node may still have its agent: absoluteRemotePath
+                 * is set while a channel is (it needs Agent/Connect, which kubeagent has) */
+                x->connected = !x->offline || jk_json_str(o, "absoluteRemotePath") != NULL;
                 x->offline_reason = str_dup_of(o, "offlineCauseReason");
                 if (!x->offline_reason)
                         x->offline_reason = cu_strdup("");
@@ -276,7 +279,7 @@ int jk_computers_poll(struct jk_client *c, struct jk_computers *ret, struct ka_e
         struct jk_response r = {0};
         int rc = jk_request(c, "GET",
                             "computer/api/json?tree=computer%5BdisplayName,description,offline,"
-                            "temporarilyOffline,idle,offlineCauseReason,assignedLabels%5Bname%5D,"
+                            "temporarilyOffline,idle,offlineCauseReason,absoluteRemotePath,assignedLabels%5Bname%5D,"
                             "executors%5Bidle,currentExecutable%5Burl,number%5D%5D%5D",
                             NULL, what, JK_PERM_READ, &r, err);
         if (rc == 0 && (rc = jk_computers_parse(r.body, r.len, ret, err)) < 0)

@@ -1,8 +1,9 @@
 /* Frontend plugin `jenkins`: kubeagent's side of a stock Jenkins controller.
  *
- * The descriptor, the `frontends.jenkins` keys and their checks.  The
- * client of the controller's HTTP interface is in http.c, queue.c, nodes.c
- * and runs.c (jenkins.h). */
+ * The descriptor, the `frontends.jenkins` keys and their checks, and run(),
+ * the frontend's thread.  The client of the controller's HTTP interface is
+ * in http.c, queue.c, nodes.c and runs.c, the protocol with the core in
+ * frontend.c (jenkins.h). */
 #include <curl/curl.h>
 #include <errno.h>
 #include <stddef.h>
@@ -26,7 +27,7 @@ static const struct kubeagent_config_key keys[] = {
          "how often the queue and the nodes are read"},
         {"timeout", KUBEAGENT_CFG_DURATION, "30", 0, offsetof(struct jk_conf, timeout_ms),
          "time limit of one request"},
-        {"nodePrefix", KUBEAGENT_CFG_STRING, "kubeagent-", 0, offsetof(struct jk_conf, node_prefix),
+        {"namePrefix", KUBEAGENT_CFG_STRING, "kubeagent-", 0, offsetof(struct jk_conf, name_prefix),
          "names of this kubeagent's nodes (and pods) start with it; one per kubeagent on a controller"},
         {0},
 };
@@ -67,20 +68,57 @@ static int validate(void *state, const void *conf_, const struct kubeagent_confi
                 return jk_host->error_at(err, src, "pollInterval", -EINVAL, "pollInterval must be at least 200ms");
         if (conf->timeout_ms < 1000)
                 return jk_host->error_at(err, src, "timeout", -EINVAL, "timeout must be at least 1s");
-        const char *p = conf->node_prefix;
+        const char *p = conf->name_prefix;
         size_t n = p ? strlen(p) : 0;
         if (n < 2 || n > 30 || !(p[0] >= 'a' && p[0] <= 'z') || strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789-") != n)
-                return jk_host->error_at(err, src, "nodePrefix", -EINVAL,
-                                         "nodePrefix must be 2 to 30 characters of a-z, 0-9 and '-', starting "
+                return jk_host->error_at(err, src, "namePrefix", -EINVAL,
+                                         "namePrefix must be 2 to 30 characters of a-z, 0-9 and '-', starting "
                                          "with a letter (it begins pod names)");
         return 0;
 }
 
+static void bus_emit(void *ud, const cJSON *msg) {
+        struct ka_error err = {0};
+        if (jk_host->bus_send(ud, msg, &err) < 0)
+                jk_log(WARN, "bus: %s", err.msg);
+}
+
+/* The frontend's thread: look at the controller every pollInterval (longer
+ * while it fails) and do what the core asks in between, until it says stop. */
 static int run(void *state, const void *conf, struct kubeagent_bus *bus, struct ka_error *err) {
         (void)state;
-        (void)conf;
-        (void)bus;
-        return jk_host->error_set(err, -ENOSYS, "the Jenkins frontend needs the daemon's bus, not in this build yet");
+        struct jk_frontend *fe;
+        int r = jk_frontend_new(conf, bus_emit, bus, &fe, err);
+        if (r < 0)
+                return r;
+        int64_t next = jk_host->now_ms();
+        bool bus_failing = false;
+        for (;;) {
+                int64_t now = jk_host->now_ms();
+                if (now >= next) {
+                        next = now + jk_frontend_cycle(fe);
+                        continue;
+                }
+                cJSON *msg = NULL;
+                struct ka_error e = {0};
+                r = jk_host->bus_recv(bus, (int)(next - now), &msg, &e);
+                if (r == 0) {
+                        bus_failing = false;
+                        jk_frontend_handle(fe, msg);
+                        cJSON_Delete(msg);
+                } else if (r == -ECANCELED) {
+                        r = 0;
+                        break;
+                } else if (r == -ENOSYS || r == -EINVAL) {
+                        jk_host->error_set(err, r, "%s", e.msg);
+                        break;
+                } else if (r != -ETIMEDOUT && !bus_failing) {
+                        bus_failing = true;     /* logged once; the bus reconnects by itself */
+                        jk_log(WARN, "%s", e.msg);
+                }
+        }
+        jk_frontend_free(fe);
+        return r;
 }
 
 static const struct kubeagent_frontend_ops ops = {.run = run};

@@ -18,9 +18,8 @@ int jk_run_get(struct jk_client *c, const char *run_url, struct jk_run *ret, str
         if (rc == 0) {
                 const cJSON *building = cJSON_GetObjectItemCaseSensitive(j, "building");
                 const cJSON *result = cJSON_GetObjectItemCaseSensitive(j, "result");
-                const cJSON *number = cJSON_GetObjectItemCaseSensitive(j, "number");
-                *ret = (struct jk_run){.number = cJSON_IsNumber(number) ? (long)number->valuedouble : 0,
-                                       .building = !cJSON_IsFalse(building)};
+                int64_t number = jk_json_int(j, "number");
+                *ret = (struct jk_run){.number = number > 0 ? (long)number : 0, .building = !cJSON_IsFalse(building)};
                 /* only Jenkins' five results count; anything else is "no result yet" */
                 for (size_t i = 0; cJSON_IsString(result) && i < sizeof(results) / sizeof(*results); i++)
                         if (strcmp(result->valuestring, results[i]) == 0)
