@@ -330,7 +330,8 @@ static void test_foreign_and_adoption(struct fe *fe) {
         is_int(item_count(d), 1, "why names a foreign node: demand for what that node offers");
         cJSON_Delete(d);
 
-        /* a new frontend (kubeagent restarted) finds its nodes by prefix */
+        /* a new frontend (kubeagent restarted) finds its nodes by prefix and shape */
+        jsim_admin(&sim, "POST", "/nodes", "{\"name\": \"ka-tools\", \"labels\": \"tools\"}", NULL);
         send_register(fe, "ka-linux-k8m9n", "linux docker", 0, "[]");
         cJSON_Delete(take(&fe->box, "agent.registered", NULL, NULL));
         struct fe fe2;
@@ -343,8 +344,9 @@ static void test_foreign_and_adoption(struct fe *fe) {
         ok(st != NULL, "adoption: a restarted frontend reports the nodes with its prefix");
         cJSON_Delete(st);
         ok(!take(&fe2.box, "agent.state", "name", "static-1") && !take(&fe2.box, "agent.state", "name", "solo-1") &&
-                   !take(&fe2.box, "agent.state", "name", "ka-anchor"),
-           "  and only those (not the placeholder)");
+                   !take(&fe2.box, "agent.state", "name", "ka-anchor") &&
+                   !take(&fe2.box, "agent.state", "name", "ka-tools"),
+           "  and only those (not the placeholder, nor a user's node that merely has the prefix)");
         cJSON *synced = await(&fe2, "frontend.synced", NULL, NULL);
         ok(synced != NULL, "  then frontend.synced");
         cJSON_Delete(synced);

@@ -99,6 +99,9 @@ static cJSON *message(const char *type) {
         return m;
 }
 
+static bool our_name(const struct jk_frontend *fe, const char *name);
+static bool retryable(int r);
+
 /* ---- agents ------------------------------------------------------------------------ */
 
 static struct agent *agent_find(struct jk_frontend *fe, const char *name) {
@@ -267,8 +270,8 @@ static int look_at_nodes(struct jk_frontend *fe, struct ka_error *err) {
                 fe->agents[i]->seen = false;
         for (size_t i = 0; i < cs.n; i++) {
                 const struct jk_computer *x = &cs.v[i];
-                if (x->built_in || !starts_with(x->name, fe->conf->name_prefix) || strcmp(x->name, fe->anchor) == 0)
-                        continue;
+                if (x->built_in || !our_name(fe, x->name))
+                        continue;       /* a node kubeagent did not make, even with our prefix */
                 struct agent *a = agent_find(fe, x->name);
                 if (!a)
                         a = adopt(fe, x);
@@ -408,7 +411,7 @@ static bool classify(struct jk_frontend *fe, const struct jk_item *q, const stru
                 *ret_expr = cu_strdup(x);               /* "waiting for an executor on 'L'" */
                 return true;
         }
-        if (starts_with(x, fe->conf->name_prefix)) {
+        if (our_name(fe, x)) {
                 struct agent *a = agent_find(fe, x);
                 if (resumes(fe, q, a)) {
                         *ret_node = cu_strdup(x);
@@ -523,7 +526,6 @@ static void need_anchor(struct jk_frontend *fe, const struct jk_queue *q) {
                 hidden = q->v[i].buildable && q->v[i].pipeline_block && q->v[i].why.kind == JK_WHY_ANY;
         if (!hidden)
                 return;
-        fe->anchor_tried = true;
         struct jk_node_spec spec = {.name = fe->anchor, .description = ANCHOR_REASON, .remote_fs = "/nonexistent",
                                     .labels = "", .exclusive = true};
         struct ka_error err = {0};
@@ -533,10 +535,11 @@ static void need_anchor(struct jk_frontend *fe, const struct jk_queue *q) {
         if (r == 0)
                 jk_log(INFO, "created node %s: Jenkins has no agents, so it hides the labels pipelines wait for",
                        fe->anchor);
-        else
+        else if (!retryable(r))
                 jk_log(WARN, "could not create the placeholder node %s (%s): pipelines wait with no label shown "
                              "until an agent exists",
                        fe->anchor, err.msg);
+        fe->anchor_tried = r == 0 || !retryable(r);     /* a passing condition: try again next time */
 }
 
 static int look_at_queue(struct jk_frontend *fe, struct ka_error *err) {
