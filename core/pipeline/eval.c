@@ -409,36 +409,42 @@ static struct ka_val *eval_gstring(struct ka_eval *ev, const struct ka_pnode *n)
         return v;
 }
 
+/* A line of a text: [start, end) without its '\n', `text` where its blanks end. */
+struct line {
+        size_t start, end, text;
+};
+
+/* The line at *i, moving *i past it; false at the end of the text. */
+static bool next_line(const char *s, size_t len, size_t *i, struct line *l) {
+        if (*i >= len)
+                return false;
+        l->start = l->end = *i;
+        while (l->end < len && s[l->end] != '\n')
+                l->end++;
+        l->text = l->start;
+        while (l->text < l->end &&
+               (s[l->text] == ' ' || s[l->text] == '\t' || s[l->text] == '\r' || s[l->text] == '\f'))
+                l->text++;
+        *i = l->end + 1;
+        return true;
+}
+
 /* Groovy's String.stripIndent(): the smallest indentation of the lines that
  * are not blank is removed from every line; blank lines become empty. */
 static char *strip_indent(const char *s, size_t len, size_t *ret_len, size_t *ret_indent) {
         size_t indent = SIZE_MAX;
-        for (size_t i = 0; i < len;) {
-                size_t e = i;
-                while (e < len && s[e] != '\n')
-                        e++;
-                size_t ws = i;
-                while (ws < e && (s[ws] == ' ' || s[ws] == '\t' || s[ws] == '\r' || s[ws] == '\f'))
-                        ws++;
-                if (ws < e && ws - i < indent)
-                        indent = ws - i;
-                i = e + 1;
-        }
+        struct line l;
+        for (size_t i = 0; next_line(s, len, &i, &l);)
+                if (l.text < l.end && l.text - l.start < indent)
+                        indent = l.text - l.start;
         if (indent == SIZE_MAX)
                 indent = 0;
         struct ka_buf b = KA_BUF_INIT(0);
-        for (size_t i = 0; i < len;) {
-                size_t e = i;
-                while (e < len && s[e] != '\n')
-                        e++;
-                size_t ws = i;
-                while (ws < e && (s[ws] == ' ' || s[ws] == '\t' || s[ws] == '\r' || s[ws] == '\f'))
-                        ws++;
-                if (ws < e)
-                        ka_buf_append(&b, s + i + indent, e - i - indent);
-                if (e < len)
+        for (size_t i = 0; next_line(s, len, &i, &l);) {
+                if (l.text < l.end)
+                        ka_buf_append(&b, s + l.start + indent, l.end - l.start - indent);
+                if (l.end < len)
                         ka_buf_putc(&b, '\n');
-                i = e + 1;
         }
         *ret_len = b.len;
         *ret_indent = indent;
@@ -448,20 +454,14 @@ static char *strip_indent(const char *s, size_t len, size_t *ret_len, size_t *re
 /* Groovy's String.stripMargin(): on each line, blanks then `|` are removed. */
 static char *strip_margin(const char *s, size_t len, size_t *ret_len) {
         struct ka_buf b = KA_BUF_INIT(0);
-        for (size_t i = 0; i < len;) {
-                size_t e = i;
-                while (e < len && s[e] != '\n')
-                        e++;
-                size_t ws = i;
-                while (ws < e && (s[ws] == ' ' || s[ws] == '\t' || s[ws] == '\r' || s[ws] == '\f'))
-                        ws++;
-                if (ws < e && s[ws] == '|')
-                        ka_buf_append(&b, s + ws + 1, e - ws - 1);
+        struct line l;
+        for (size_t i = 0; next_line(s, len, &i, &l);) {
+                if (l.text < l.end && s[l.text] == '|')
+                        ka_buf_append(&b, s + l.text + 1, l.end - l.text - 1);
                 else
-                        ka_buf_append(&b, s + i, e - i);
-                if (e < len)
+                        ka_buf_append(&b, s + l.start, l.end - l.start);
+                if (l.end < len)
                         ka_buf_putc(&b, '\n');
-                i = e + 1;
         }
         *ret_len = b.len;
         return b.data ? ka_buf_steal(&b) : ka_strdup("");

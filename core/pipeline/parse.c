@@ -186,6 +186,21 @@ static void set_ents(struct ka_pnode *n, struct ents *e) {
         n->n_ents = e->n;
 }
 
+/* Give a statement node its parts (n NULL or a part NULL for "failed"; a
+ * missing else is passed as the literal NULL and `optional_last`). */
+static struct ka_pnode *with_kids(struct parser *p, struct ka_pnode *n, size_t count, struct ka_pnode *const *parts,
+                                  bool optional_last) {
+        struct kids k = {0};
+        for (size_t i = 0; n && i < count; i++)
+                if ((!parts[i] && !(optional_last && i + 1 == count)) || !push_kid(p, &k, parts[i]))
+                        return NULL;
+        if (!n)
+                return NULL;
+        set_kids(n, &k);
+        finish(p, n);
+        return n;
+}
+
 static struct ka_pnode *wrap(struct parser *p, enum ka_pn_kind kind, const char *name, const struct ka_token *at,
                              struct ka_pnode *a, struct ka_pnode *b) {
         struct ka_pnode *n = node(p, kind, at);
@@ -338,6 +353,35 @@ static bool skip_type(struct parser *p) {
         return true;
 }
 
+/* The names a parameter list declares, tokens [from, to) at one bracket
+ * depth: in `a, String b, c = [1, 2]` the last name before each `,` or `=`
+ * (a, b, c); types and default values are skipped. */
+static bool collect_names(struct parser *p, size_t from, size_t to, struct ents *out) {
+        const struct ka_token *last = NULL;
+        int depth = 0;
+        bool in_default = false;
+        for (size_t k = from; k <= to; k++) {
+                const struct ka_token *t = &p->t[k];
+                if (k == to || (depth == 0 && ka_tok_is(t, ","))) {
+                        if (last &&
+                            !push_ent(p, out,
+                                      (struct ka_pentry){.key = last->text, .line = last->line, .col = last->col}))
+                                return false;
+                        last = NULL;
+                        in_default = false;
+                } else if (opens(t)) {
+                        depth++;
+                } else if (closes(t)) {
+                        depth--;
+                } else if (depth == 0 && ka_tok_is(t, "=")) {
+                        in_default = true;
+                } else if (depth == 0 && !in_default && t->kind == KA_TOK_IDENT) {
+                        last = t;
+                }
+        }
+        return true;
+}
+
 /* ---- expressions ---- */
 
 static struct ka_pnode *parse_expression(struct parser *p);
@@ -433,6 +477,27 @@ static struct ka_pnode *make_call(struct parser *p, struct ka_pnode *e) {
         return c;
 }
 
+/* `target.name`, the name token being the one just read. */
+static struct ka_pnode *make_prop(struct parser *p, struct ka_pnode *target, const char *name) {
+        struct ka_pnode *pr = node(p, KA_PN_PROP, prev(p));
+        if (!pr)
+                return NULL;
+        pr->name = name;
+        pr->target = target;
+        pr->line = target->line, pr->col = target->col, pr->off = target->off;
+        finish(p, pr);
+        return pr;
+}
+
+/* At an operator: `left op right`, right read by `rhs`. */
+static struct ka_pnode *operator_node(struct parser *p, enum ka_pn_kind kind, struct ka_pnode *left,
+                                      struct ka_pnode *(*rhs)(struct parser *)) {
+        const struct ka_token *op = cur(p);
+        next(p);
+        struct ka_pnode *right = rhs(p);
+        return right ? wrap(p, kind, op->op, op, left, right) : NULL;
+}
+
 /* At `(` after an expression that is not a plain name: a call we do not
  * read, kept as an opaque node whose operands (arguments, closures) are
  * still walked. */
@@ -485,14 +550,7 @@ static struct ka_pnode *parse_postfix(struct parser *p, struct ka_pnode *e) {
                                         e = opaque_call(p, e);
                                 continue;
                         }
-                        struct ka_pnode *pr = node(p, KA_PN_PROP, m);
-                        if (!pr)
-                                return NULL;
-                        pr->name = name;
-                        pr->target = e;
-                        pr->line = e->line, pr->col = e->col, pr->off = e->off;
-                        finish(p, pr);
-                        e = pr;
+                        e = make_prop(p, e, name);
                 } else if (ka_tok_is(t, "(") && !nl(p)) {
                         if (e->kind != KA_PN_IDENT && e->kind != KA_PN_PROP) {
                                 e = opaque_call(p, e);
@@ -755,12 +813,8 @@ static struct ka_pnode *parse_unary(struct parser *p) {
                         n->off = t->off, n->line = t->line, n->col = t->col;
         } else {
                 n = parse_postfix(p, parse_primary(p));
-                if (n && is(p, "**") && !nl(p)) {
-                        const struct ka_token *op = cur(p);
-                        next(p);
-                        struct ka_pnode *r = parse_unary(p);
-                        n = r ? wrap(p, KA_PN_OTHER, op->op, op, n, r) : NULL;
-                }
+                if (n && is(p, "**") && !nl(p))
+                        n = operator_node(p, KA_PN_OTHER, n, parse_unary);
         }
         leave(p);
         return n;
@@ -845,10 +899,7 @@ static struct ka_pnode *parse_ternary(struct parser *p) {
                         }
                 }
         } else if (c && is(p, "?:") && !nl(p)) {
-                const struct ka_token *q = cur(p);
-                next(p);
-                struct ka_pnode *b = parse_ternary(p);
-                c = b ? wrap(p, KA_PN_OTHER, "?:", q, c, b) : NULL;
+                c = operator_node(p, KA_PN_OTHER, c, parse_ternary);
         }
         leave(p);
         return c;
@@ -864,31 +915,28 @@ static struct ka_pnode *parse_expression(struct parser *p) {
         if (!enter(p))
                 return NULL;
         struct ka_pnode *l = parse_ternary(p);
-        if (l && is_assign_op(cur(p)) && !nl(p)) {
-                const struct ka_token *t = cur(p);
-                next(p);
-                struct ka_pnode *r = parse_expression(p);
-                l = r ? wrap(p, KA_PN_ASSIGN, t->op, t, l, r) : NULL;
-        }
+        if (l && is_assign_op(cur(p)) && !nl(p))
+                l = operator_node(p, KA_PN_ASSIGN, l, parse_expression);
         leave(p);
         return l;
 }
 
 /* ---- closures and blocks ---- */
 
-/* At `{`: is there a parameter list `a, b ->` before any statement? */
-static bool closure_has_params(const struct parser *p) {
+/* At `{`: the index of the `->` ending a parameter list `a, b ->`, or 0
+ * when the closure has none. */
+static size_t closure_arrow(const struct parser *p) {
         int depth = 0;
         for (size_t k = 1;; k++) {
                 const struct ka_token *t = ahead(p, k);
                 if (t->kind == KA_TOK_EOF || ka_tok_is(t, "{") || ka_tok_is(t, "}") || ka_tok_is(t, ";"))
-                        return false;
+                        return 0;
                 if (ka_tok_is(t, "(") || ka_tok_is(t, "["))
                         depth++;
                 else if (ka_tok_is(t, ")") || ka_tok_is(t, "]"))
                         depth--;
                 else if (ka_tok_is(t, "->") && depth == 0)
-                        return true;
+                        return p->i + k;
         }
 }
 
@@ -900,6 +948,19 @@ static bool statement_ended(const struct parser *p) {
         return is(p, ";") || is(p, "}") || cur(p)->kind == KA_TOK_EOF || cur(p)->nl_before || ka_tok_is(prev(p), "}");
 }
 
+/* After `{`: the statements up to the matching `}` into block b. */
+static bool fill_block(struct parser *p, struct ka_pnode *b) {
+        bool save = p->nl_sig;
+        p->nl_sig = true;
+        struct kids stmts = {0};
+        if (!parse_statements(p, &stmts, true))
+                return false;
+        p->nl_sig = save;
+        set_kids(b, &stmts);
+        finish(p, b);
+        return true;
+}
+
 static struct ka_pnode *parse_closure(struct parser *p) {
         if (!enter(p))
                 return NULL;
@@ -908,49 +969,17 @@ static struct ka_pnode *parse_closure(struct parser *p) {
         struct ka_pnode *body = node(p, KA_PN_BLOCK, open);
         if (!c || !body)
                 return NULL;
-        bool has_params = closure_has_params(p);
+        size_t arrow = closure_arrow(p);
         next(p);
         struct ents params = {0};
-        if (has_params) {
-                /* `a, String b, c = 1 ->`: the last name before `,`, `=` or `->` of each */
-                const struct ka_token *last = NULL;
-                int depth = 0;
-                bool in_default = false;
-                for (;;) {
-                        const struct ka_token *t = cur(p);
-                        bool arrow = ka_tok_is(t, "->") && depth == 0;
-                        if (arrow || (ka_tok_is(t, ",") && depth == 0)) {
-                                if (last && !push_ent(p, &params,
-                                                      (struct ka_pentry){
-                                                              .key = last->text, .line = last->line, .col = last->col}))
-                                        return NULL;
-                                last = NULL;
-                                in_default = false;
-                                next(p);
-                                if (arrow)
-                                        break;
-                                continue;
-                        }
-                        if (ka_tok_is(t, "(") || ka_tok_is(t, "["))
-                                depth++;
-                        else if (ka_tok_is(t, ")") || ka_tok_is(t, "]"))
-                                depth--;
-                        else if (depth == 0 && ka_tok_is(t, "="))
-                                in_default = true;
-                        else if (depth == 0 && !in_default && t->kind == KA_TOK_IDENT)
-                                last = t;
-                        next(p);
-                }
+        if (arrow) {
+                if (!collect_names(p, p->i, arrow, &params))
+                        return NULL;
+                p->i = arrow + 1;
         }
         set_ents(c, &params);
-        bool save = p->nl_sig;
-        p->nl_sig = true;
-        struct kids stmts = {0};
-        if (!parse_statements(p, &stmts, true))
+        if (!fill_block(p, body))
                 return NULL;
-        p->nl_sig = save;
-        set_kids(body, &stmts);
-        finish(p, body);
         c->body = body;
         finish(p, c);
         leave(p);
@@ -967,14 +996,8 @@ static struct ka_pnode *parse_block(struct parser *p) {
         if (!b)
                 return NULL;
         next(p);
-        bool save = p->nl_sig;
-        p->nl_sig = true;
-        struct kids stmts = {0};
-        if (!parse_statements(p, &stmts, true))
+        if (!fill_block(p, b))
                 return NULL;
-        p->nl_sig = save;
-        set_kids(b, &stmts);
-        finish(p, b);
         leave(p);
         return b;
 }
@@ -1020,12 +1043,7 @@ static struct ka_pnode *parse_if(struct parser *p) {
         } else {
                 p->i = save;
         }
-        struct kids k = {0};
-        if (!push_kid(p, &k, c) || !push_kid(p, &k, then) || !push_kid(p, &k, els))
-                return NULL;
-        set_kids(n, &k);
-        finish(p, n);
-        return n;
+        return with_kids(p, n, 3, (struct ka_pnode *[]){c, then, els}, true);
 }
 
 /* `for (...)`: the header is not evaluated; the names it declares or
@@ -1047,14 +1065,8 @@ static struct ka_pnode *parse_for(struct parser *p) {
                     !push_ent(p, &vars, (struct ka_pentry){.key = t->text, .line = t->line, .col = t->col}))
                         return NULL;
         }
-        struct ka_pnode *body = parse_body(p);
-        struct kids k = {0};
-        if (!body || !push_kid(p, &k, body))
-                return NULL;
-        set_kids(n, &k);
         set_ents(n, &vars);
-        finish(p, n);
-        return n;
+        return with_kids(p, n, 1, (struct ka_pnode *[]){parse_body(p)}, false);
 }
 
 static struct ka_pnode *parse_while(struct parser *p) {
@@ -1062,12 +1074,7 @@ static struct ka_pnode *parse_while(struct parser *p) {
         next(p);
         struct ka_pnode *c = parse_condition(p);
         struct ka_pnode *body = c ? parse_body(p) : NULL;
-        struct kids k = {0};
-        if (!n || !body || !push_kid(p, &k, c) || !push_kid(p, &k, body))
-                return NULL;
-        set_kids(n, &k);
-        finish(p, n);
-        return n;
+        return with_kids(p, n, 2, (struct ka_pnode *[]){c, body}, false);
 }
 
 static struct ka_pnode *parse_do(struct parser *p) {
@@ -1079,13 +1086,7 @@ static struct ka_pnode *parse_do(struct parser *p) {
         if (!word(p, "while"))
                 return unexpected(p, "'while'");
         next(p);
-        struct ka_pnode *c = parse_condition(p);
-        struct kids k = {0};
-        if (!c || !push_kid(p, &k, c) || !push_kid(p, &k, body))
-                return NULL;
-        set_kids(n, &k);
-        finish(p, n);
-        return n;
+        return with_kids(p, n, 2, (struct ka_pnode *[]){parse_condition(p), body}, false);
 }
 
 static struct ka_pnode *parse_try(struct parser *p) {
@@ -1174,12 +1175,7 @@ static struct ka_pnode *parse_switch(struct parser *p) {
         p->nl_sig = save;
         set_kids(body, &stmts);
         finish(p, body);
-        struct kids k = {0};
-        if (!push_kid(p, &k, subject) || !push_kid(p, &k, body))
-                return NULL;
-        set_kids(n, &k);
-        finish(p, n);
-        return n;
+        return with_kids(p, n, 2, (struct ka_pnode *[]){subject, body}, false);
 }
 
 /* class/interface/enum/trait: skipped whole. */
@@ -1216,32 +1212,8 @@ static struct ka_pnode *parse_method(struct parser *p, const struct ka_token *st
         if (!skip_balanced(p))
                 return NULL;
         struct ents params = {0};
-        const struct ka_token *last = NULL;
-        int depth = 0;
-        bool in_default = false;
-        for (size_t k = open + 1; k < p->i; k++) {
-                const struct ka_token *t = &p->t[k];
-                if (opens(t)) {
-                        depth++;
-                } else if (closes(t)) {
-                        if (depth-- > 0)
-                                continue;
-                }
-                if (depth > 0)
-                        continue;
-                if (ka_tok_is(t, ",") || k == p->i - 1) {
-                        if (last &&
-                            !push_ent(p, &params,
-                                      (struct ka_pentry){.key = last->text, .line = last->line, .col = last->col}))
-                                return NULL;
-                        last = NULL;
-                        in_default = false;
-                } else if (ka_tok_is(t, "=")) {
-                        in_default = true;
-                } else if (t->kind == KA_TOK_IDENT && !in_default) {
-                        last = t;
-                }
-        }
+        if (!collect_names(p, open + 1, p->i - 1, &params))
+                return NULL;
         if (word(p, "throws")) {
                 next(p);
                 while (skip_type(p) && accept(p, ","))
@@ -1406,15 +1378,9 @@ static struct ka_pnode *parse_command(struct parser *p) {
         next(p);
         while (is(p, ".") && ahead(p, 1)->kind == KA_TOK_IDENT) {
                 next(p);
-                struct ka_pnode *pr = node(p, KA_PN_PROP, cur(p));
-                if (!pr)
-                        return NULL;
-                pr->name = cur(p)->text;
-                pr->target = e;
-                pr->line = e->line, pr->col = e->col, pr->off = e->off;
                 next(p);
-                finish(p, pr);
-                e = pr;
+                if (!(e = make_prop(p, e, prev(p)->text)))
+                        return NULL;
         }
         for (;;) {
                 struct ka_pnode *c = make_call(p, e);
@@ -1437,15 +1403,9 @@ static struct ka_pnode *parse_command(struct parser *p) {
                 /* a chained command: `a b c d` */
                 if (cur(p)->kind != KA_TOK_IDENT || cur(p)->nl_before || is_reserved(cur(p)) || precedence(cur(p)))
                         break;
-                struct ka_pnode *pr = node(p, KA_PN_PROP, cur(p));
-                if (!pr)
-                        return NULL;
-                pr->name = cur(p)->text;
-                pr->target = e;
-                pr->line = e->line, pr->col = e->col, pr->off = e->off;
                 next(p);
-                finish(p, pr);
-                e = pr;
+                if (!(e = make_prop(p, e, prev(p)->text)))
+                        return NULL;
                 if (!starts_command_arg(cur(p)))
                         break;
         }
@@ -1500,11 +1460,7 @@ static struct ka_pnode *parse_statement(struct parser *p) {
                 next(p);
                 struct ka_pnode *c = parse_condition(p);
                 struct ka_pnode *b = c ? parse_block(p) : NULL;
-                struct kids k = {0};
-                if (!n || !b || !push_kid(p, &k, c) || !push_kid(p, &k, b) || !push_kid(p, &k, NULL))
-                        n = NULL;
-                else
-                        set_kids(n, &k);
+                n = with_kids(p, n, 3, (struct ka_pnode *[]){c, b, NULL}, true);
         } else if (ka_tok_word(t, "return") || ka_tok_word(t, "throw") || ka_tok_word(t, "assert") ||
                    ka_tok_word(t, "break") || ka_tok_word(t, "continue")) {
                 n = node(p, KA_PN_JUMP, t);
