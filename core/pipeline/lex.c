@@ -127,7 +127,10 @@ static const char *const operators[] = {
 };
 
 static const char *match_operator(const struct lexer *lx) {
+        char c = lx->src[lx->i];
         for (const char *const *o = operators; *o; o++) {
+                if ((*o)[0] != c)
+                        continue;
                 size_t n = strlen(*o);
                 if (lx->len - lx->i >= n && memcmp(lx->src + lx->i, *o, n) == 0)
                         return *o;
@@ -139,7 +142,7 @@ static const char *match_operator(const struct lexer *lx) {
 static bool keyword_expects_operand(const char *s) {
         static const char *const kw[] = {"return", "case", "in", "throw", "assert", "else", "yield", "def", NULL};
         for (const char *const *k = kw; *k; k++)
-                if (strcmp(s, *k) == 0)
+                if ((*k)[0] == s[0] && strcmp(s, *k) == 0)
                         return true;
         return false;
 }
@@ -554,11 +557,11 @@ int ka_lex(const char *src, size_t len, const char *file, struct ka_arena *arena
 }
 
 bool ka_tok_is(const struct ka_token *t, const char *op) {
-        return t->kind == KA_TOK_OP && strcmp(t->op, op) == 0;
+        return t->kind == KA_TOK_OP && t->op[0] == op[0] && strcmp(t->op, op) == 0;
 }
 
 bool ka_tok_word(const struct ka_token *t, const char *word) {
-        return t->kind == KA_TOK_IDENT && strcmp(t->text, word) == 0;
+        return t->kind == KA_TOK_IDENT && t->text[0] == word[0] && strcmp(t->text, word) == 0;
 }
 
 const char *ka_tok_describe(const struct ka_token *t, char *buf, size_t size) {

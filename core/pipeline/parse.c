@@ -222,7 +222,7 @@ static struct ka_pnode *wrap(struct parser *p, enum ka_pn_kind kind, const char 
 
 static bool in_set(const char *s, const char *const *set) {
         for (; *set; set++)
-                if (strcmp(s, *set) == 0)
+                if ((*set)[0] == s[0] && strcmp(s, *set) == 0)
                         return true;
         return false;
 }
@@ -238,7 +238,8 @@ static const char *const statement_words[] = {"if",    "else",    "for",     "wh
                                               "throw", "assert",  "def",     "trait",  NULL};
 
 static bool is_reserved(const struct ka_token *t) {
-        return t->kind == KA_TOK_IDENT &&
+        /* every reserved word is lower case */
+        return t->kind == KA_TOK_IDENT && t->text[0] >= 'a' && t->text[0] <= 'z' &&
                (in_set(t->text, statement_words) || in_set(t->text, modifiers) || in_set(t->text, primitives));
 }
 
@@ -838,9 +839,11 @@ static int precedence(const struct ka_token *t) {
                 return ka_tok_word(t, "in") || ka_tok_word(t, "instanceof") || ka_tok_word(t, "as") ? 7 : 0;
         if (t->kind != KA_TOK_OP)
                 return 0;
+        if (!strchr("|&^=!<>.+-*/%", t->op[0]))
+                return 0;
         for (size_t l = 0; l < KA_ARRAY_SIZE(levels); l++)
                 for (size_t k = 0; levels[l][k]; k++)
-                        if (strcmp(t->op, levels[l][k]) == 0)
+                        if (levels[l][k][0] == t->op[0] && strcmp(t->op, levels[l][k]) == 0)
                                 return (int)l + 1;
         return 0;
 }
