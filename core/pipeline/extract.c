@@ -18,6 +18,7 @@
 
 #define ARENA_MAX (64u << 20)
 #define MAX_TREE_NODES 200000u
+#define MAX_DIAGS 500u
 
 static const char RFC1123_ERROR[] =
         "Container Names MUST match RFC 1123 - They can only contain lowercase letters, numbers or dashes: %s";
@@ -33,6 +34,7 @@ struct reader {
         struct ka_arena *arena;
         struct ka_eval ev;
         struct ka_diags *diags;
+        size_t first_diag; /* the first diagnostic this reading added */
         struct ka_locmap *locs;
         struct ka_pipeline_block *blocks;
         size_t n_blocks;
@@ -56,24 +58,35 @@ struct arg {
 
 /* ---- diagnostics ---- */
 
-static void diag(struct reader *r, enum ka_diag_severity sev, unsigned line, unsigned col, const char *fmt, ...)
-        KA_PRINTF(5, 6);
-static void diag(struct reader *r, enum ka_diag_severity sev, unsigned line, unsigned col, const char *fmt, ...) {
+/* Add a diagnostic once, up to MAX_DIAGS of them; errors past that are
+ * still counted. */
+static void diag_in(struct reader *r, enum ka_diag_severity sev, const char *file, unsigned line, unsigned col,
+                    const char *fmt, ...) KA_PRINTF(6, 7);
+static void diag_in(struct reader *r, enum ka_diag_severity sev, const char *file, unsigned line, unsigned col,
+                    const char *fmt, ...) {
         char msg[KA_ERROR_MSG_MAX];
         va_list ap;
         va_start(ap, fmt);
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
-        for (size_t i = 0; i < r->diags->n; i++) {
+        for (size_t i = r->first_diag; i < r->diags->n; i++) {
                 const struct ka_diag *d = &r->diags->v[i];
                 if (d->severity == sev && d->line == line && d->col == col && strcmp(d->msg, msg) == 0)
                         return;
         }
-        ka_diags_add(r->diags, sev, r->file, line, col, "%s", msg);
+        if (r->diags->n - r->first_diag >= MAX_DIAGS) {
+                if (r->diags->n - r->first_diag == MAX_DIAGS)
+                        ka_diags_add(r->diags, KA_DIAG_WARNING, file, line, col,
+                                     "too many problems; the rest are not shown");
+                if (sev == KA_DIAG_ERROR)
+                        r->diags->errors++;
+                return;
+        }
+        ka_diags_add(r->diags, sev, file, line, col, "%s", msg);
 }
 
-#define warn(r, line, col, ...) diag((r), KA_DIAG_WARNING, (line), (col), __VA_ARGS__)
-#define error(r, line, col, ...) diag((r), KA_DIAG_ERROR, (line), (col), __VA_ARGS__)
+#define warn(r, line, col, ...) diag_in((r), KA_DIAG_WARNING, (r)->file, (line), (col), __VA_ARGS__)
+#define error(r, line, col, ...) diag_in((r), KA_DIAG_ERROR, (r)->file, (line), (col), __VA_ARGS__)
 
 /* An interpolation kept as text. */
 static void warn_gaps(struct reader *r, const struct ka_val *v, const char *what) {
@@ -243,10 +256,16 @@ static cJSON *conv_bool(struct reader *r, const struct ka_val *v, const char *wh
         return counted(r, cJSON_CreateBool(b), v->line, v->col);
 }
 
-/* Any value as JSON (for plugin keys of any shape, and without plugins). */
-static cJSON *conv_any(struct reader *r, const struct ka_val *v, const char *what) {
+/* Any value as JSON (for plugin keys of any shape, and without plugins).
+ * Variables can nest values deeper than the script's own nesting, hence
+ * the depth limit. */
+static cJSON *conv_any_at(struct reader *r, const struct ka_val *v, const char *what, unsigned depth) {
         cJSON *j;
         int64_t i;
+        if (depth > KA_PIPELINE_MAX_DEPTH) {
+                error(r, v->line, v->col, "%s: nested more than %u levels deep", what, KA_PIPELINE_MAX_DEPTH);
+                return NULL;
+        }
         switch (v->kind) {
         case KA_VAL_NULL:
                 return counted(r, cJSON_CreateNull(), v->line, v->col);
@@ -259,16 +278,21 @@ static cJSON *conv_any(struct reader *r, const struct ka_val *v, const char *wha
         case KA_VAL_LIST:
                 j = counted(r, cJSON_CreateArray(), v->line, v->col);
                 for (size_t k = 0; j && k < v->n_items; k++)
-                        push(j, conv_any(r, v->items[k], what));
+                        push(j, conv_any_at(r, v->items[k], what, depth + 1));
                 return j;
         case KA_VAL_MAP:
                 j = counted(r, cJSON_CreateObject(), v->line, v->col);
                 for (size_t k = 0; j && k < v->n_ents; k++)
-                        put(r, j, v->ents[k].key, conv_any(r, v->ents[k].v, what), v->ents[k].line, v->ents[k].col);
+                        put(r, j, v->ents[k].key, conv_any_at(r, v->ents[k].v, what, depth + 1), v->ents[k].line,
+                            v->ents[k].col);
                 return j;
         default:
                 return conv_str(r, v, what);
         }
+}
+
+static cJSON *conv_any(struct reader *r, const struct ka_val *v, const char *what) {
+        return conv_any_at(r, v, what, 0);
 }
 
 /* ---- describables: containerTemplate(...), envVar(...), ... ---- */
@@ -834,7 +858,7 @@ static void check_yaml_container_names(struct reader *r, const cJSON *tmpl, cons
                 ka_buf_printf(&names, "%s%s", names.len ? ", " : "", name->valuestring);
         }
         if (names.len)
-                ka_diags_add(r->diags, KA_DIAG_ERROR, first.file, first.line, first.col, RFC1123_ERROR, names.data);
+                diag_in(r, KA_DIAG_ERROR, first.file, first.line, first.col, RFC1123_ERROR, names.data);
         ka_buf_free(&names);
         cJSON_Delete(pod);
 }
@@ -956,7 +980,7 @@ static size_t build_block(struct reader *r, const struct arg *args, size_t n, en
         }
         /* container names, as the step checks them: fields first, then YAML */
         if (b.bad_name)
-                ka_diags_add(r->diags, KA_DIAG_ERROR, r->file, b.bad_line, b.bad_col, RFC1123_ERROR, b.bad_name);
+                error(r, b.bad_line, b.bad_col, RFC1123_ERROR, b.bad_name);
         else if (t)
                 check_yaml_container_names(r, t, &b);
         free(b.bad_name);
@@ -1591,6 +1615,7 @@ int ka_pipeline_read(const char *text, size_t len, const char *file, const struc
                 .opts = opts ? opts : &defaults,
                 .arena = &arena,
                 .diags = diags,
+                .first_diag = diags->n,
                 .locs = locs,
         };
         r.base_dir = r.opts->base_dir ? r.opts->base_dir : dir;
@@ -1651,6 +1676,7 @@ int ka_pipeline_template_from_call(const char *text, size_t len, const char *ori
                 .base_dir = opts ? opts->base_dir : NULL,
                 .arena = &arena,
                 .diags = diags,
+                .first_diag = diags->n,
                 .locs = locs,
                 .one_call = true,
         };

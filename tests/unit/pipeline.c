@@ -265,6 +265,24 @@ static void test_places(void) {
         result_free(&r);
 }
 
+/* Variables nest values deeper than the script: still bounded. */
+static void test_deep_values(void) {
+        struct ka_buf b = KA_BUF_INIT(0);
+        ka_buf_puts(&b, "def v0 = [1]\n");
+        for (int i = 1; i < 3000; i++)
+                ka_buf_printf(&b, "def v%d = [v%d]\n", i, i - 1);
+        ka_buf_puts(&b, "podTemplate(label: 'd', volumes: [hostPathVolume(hostPath: v2999, mountPath: '/m')]) { }\n");
+        struct ka_pipeline p;
+        struct ka_diags d = {0};
+        struct ka_pipeline_options o = {0}; /* no plugins: any shape is converted */
+        is_int(ka_pipeline_read(b.data, b.len, "Jenkinsfile", &o, &p, &d), -EINVAL, "a value nested 3000 deep");
+        _cleanup_free_ char *got = diag_lines(&d, 0);
+        like(got, "hostPath: nested more than 200 levels deep", "is refused, not recursed into");
+        ka_pipeline_free(&p);
+        ka_diags_free(&d);
+        ka_buf_free(&b);
+}
+
 static void test_call_api(void) {
         struct ka_locmap *locs = ka_locmap_new();
         struct ka_diags d = {0};
@@ -396,6 +414,7 @@ int main(void) {
         test_labels();
         test_values();
         test_places();
+        test_deep_values();
         test_call_api();
         test_corpus();
         ka_registry_free(&plugins);
