@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "kube/exec.h"
 #include "kube/pods.h"
+#include "util/fs.h"
 #include "util/json.h"
 #include "util/mem.h"
 #include "util/str.h"
@@ -65,22 +66,9 @@ static int take_signal(void) {
         return got;
 }
 
-static int write_all(int fd, const char *p, size_t n) {
-        while (n > 0) {
-                ssize_t w = write(fd, p, n);
-                if (w < 0 && errno == EINTR)
-                        continue;
-                if (w <= 0)
-                        return -EPIPE;
-                p += w;
-                n -= (size_t)w;
-        }
-        return 0;
-}
-
 static int to_terminal(void *ud, int channel, const void *data, size_t len) {
         (void)ud;
-        return write_all(channel == KA_EXEC_STDERR ? STDERR_FILENO : STDOUT_FILENO, data, len);
+        return ka_write_all(channel == KA_EXEC_STDERR ? STDERR_FILENO : STDOUT_FILENO, data, len) < 0 ? -EPIPE : 0;
 }
 
 static int discard(void *ud, int channel, const void *data, size_t len) {

@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "kube/pods.h"
+#include "util/fs.h"
 #include "util/str.h"
 
 static void usage(FILE *f) {
@@ -32,16 +33,7 @@ static void on_signal(int sig) {
 
 static int to_stdout(void *ud, const char *data, size_t len) {
         (void)ud;
-        while (len > 0) {
-                ssize_t n = write(STDOUT_FILENO, data, len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return -EPIPE;
-                data += n;
-                len -= (size_t)n;
-        }
-        return 0;
+        return ka_write_all(STDOUT_FILENO, data, len) < 0 ? -EPIPE : 0;
 }
 
 static int number(const char *opt, const char *s, int64_t min, int64_t *ret) {

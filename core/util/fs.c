@@ -51,24 +51,30 @@ int ka_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len,
         return 0;
 }
 
-int ka_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode, struct ka_error *err) {
-        _cleanup_free_ char *tmp = ka_asprintf("%s.tmp.%ld", path, (long)getpid());
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-        if (fd < 0)
-                return ka_error_set(err, -errno, "%s: %s", tmp, strerror(errno));
+int ka_write_all(int fd, const void *data, size_t len) {
         const char *p = data;
         while (len) {
                 ssize_t w = write(fd, p, len);
                 if (w < 0 && errno == EINTR)
                         continue;
-                if (w < 0) {
-                        int e = errno;
-                        close(fd);
-                        unlink(tmp);
-                        return ka_error_set(err, -e, "%s: %s", tmp, strerror(e));
-                }
+                if (w < 0)
+                        return -errno;
                 p += w;
                 len -= (size_t)w;
+        }
+        return 0;
+}
+
+int ka_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode, struct ka_error *err) {
+        _cleanup_free_ char *tmp = ka_asprintf("%s.tmp.%ld", path, (long)getpid());
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+        if (fd < 0)
+                return ka_error_set(err, -errno, "%s: %s", tmp, strerror(errno));
+        int r = ka_write_all(fd, data, len);
+        if (r < 0) {
+                close(fd);
+                unlink(tmp);
+                return ka_error_set(err, r, "%s: %s", tmp, strerror(-r));
         }
         if (close(fd) < 0 || rename(tmp, path) < 0) {
                 int e = errno;

@@ -9,6 +9,8 @@
  * buffer.  Errors name the file: "/x/y: No such file or directory",
  * "/x/y: larger than 1048576 bytes". */
 int ka_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len, struct ka_error *err);
+/* Write all of data to fd, going on after EINTR and short writes; 0 or -errno. */
+int ka_write_all(int fd, const void *data, size_t len);
 /* Write a file atomically (temporary file + rename) with the given mode. */
 int ka_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode, struct ka_error *err);
 

@@ -60,23 +60,8 @@ req = urllib.request.Request("http://127.0.0.1:%s%s" % (port, path), data=body, 
 print(urllib.request.urlopen(req).read().decode())
 PY
 }
-# kubesim_wait_phase POD PHASE: watch the pod (an event, not a clock) until it reaches PHASE
-kubesim_wait_phase() {
-        "${PYTHON3:-python3}" - "$KUBESIM_DIR" "$KUBESIM_SERVER" "$1" "$2" <<'PY'
-import json, ssl, sys, urllib.request
-d, server, name, phase = sys.argv[1:5]
-ctx = ssl.create_default_context(cafile=d + "/ca.crt")
-token = open(d + "/token-admin").read().strip()
-url = server + "/api/v1/namespaces/ci/pods?watch=1&timeoutSeconds=30&fieldSelector=metadata.name%3D" + name
-req = urllib.request.Request(url, headers={"Authorization": "Bearer " + token})
-for line in urllib.request.urlopen(req, context=ctx):
-    if json.loads(line)["object"].get("status", {}).get("phase") == phase:
-        sys.exit(0)
-sys.exit(1)
-PY
-}
 # kubesim_wait_until POD EXPR: watch the pod until the Python expression EXPR
-# (over the pod `p` and its container states `cs`, a dict by name) holds
+# holds, over the pod `p`, its status `st` and its container states `cs` (by name)
 kubesim_wait_until() {
         "${PYTHON3:-python3}" - "$KUBESIM_DIR" "$KUBESIM_SERVER" "$1" "$2" <<'PY'
 import json, ssl, sys, urllib.request
@@ -93,4 +78,8 @@ for line in urllib.request.urlopen(req, context=ctx):
         sys.exit(0)
 sys.exit(1)
 PY
+}
+# kubesim_wait_phase POD PHASE: watch the pod until it reaches PHASE
+kubesim_wait_phase() {
+        kubesim_wait_until "$1" "st.get('phase') == '$2'"
 }

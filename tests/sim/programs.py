@@ -1586,30 +1586,27 @@ async def _grep(cmd):
                 await cmd.error("%s: No such file or directory" % path)
             status = 2
             continue
-        data = bytearray()
-        while True:
-            chunk = await r.read()
-            if not chunk:
-                break
-            data += chunk
-        lines = bytes(data).split(b"\n")
-        if data.endswith(b"\n"):
-            lines.pop()
-        hits = [ln for ln in lines if bool(rx.search(ln)) != ("v" in opts)]
         name = "(standard input)" if path == "-" else path
-        if hits:
-            found = True
-        if "q" in opts:
-            if found:
+        prefix = name.encode() + b":" if len(files) > 1 else b""
+        count = 0
+        while True:
+            ln = await r.readline()
+            if not ln:
+                break
+            ln = ln[:-1] if ln.endswith(b"\n") else ln
+            if bool(rx.search(ln)) == ("v" in opts):
+                continue
+            count += 1
+            if "q" in opts:
                 return 0
-        elif "l" in opts:
-            if hits:
+            if "l" in opts:
                 await cmd.out(name + "\n")
-        elif "c" in opts:
-            await cmd.out(("%s:%d\n" % (name, len(hits))) if len(files) > 1 else "%d\n" % len(hits))
-        else:
-            for ln in hits:
-                await cmd.out((name.encode() + b":" if len(files) > 1 else b"") + ln + b"\n")
+                break
+            if "c" not in opts:
+                await cmd.out(prefix + ln + b"\n")
+        if "c" in opts:
+            await cmd.out(prefix + b"%d\n" % count)
+        found = found or count > 0
     return status if status else (0 if found else 1)
 
 
@@ -1672,13 +1669,17 @@ async def _cut(cmd):
 
 async def _wc(cmd):
     opts = "".join(a[1:] for a in cmd.args if a.startswith("-")) or "lwc"
-    data = bytearray()
+    counts = {"l": 0, "w": 0, "c": 0}
+    in_word = False
     while True:
         chunk = await cmd.io.stdin.read()
         if not chunk:
             break
-        data += chunk
-    counts = {"l": data.count(b"\n"), "w": len(bytes(data).split()), "c": len(data)}
+        counts["l"] += chunk.count(b"\n")
+        counts["c"] += len(chunk)
+        words = chunk.split()
+        counts["w"] += len(words) - (1 if words and in_word and not chunk[:1].isspace() else 0)
+        in_word = not chunk[-1:].isspace()
     picked = [counts[k] for k in "lwc" if k in opts]
     await cmd.out((" ".join("%7d" % n for n in picked) if len(picked) > 1 else str(picked[0])) + "\n")
     return 0

@@ -23,7 +23,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import websocket as ws  # noqa: E402
-from test_kube_sim import NS, Sim, Tap, cstate, expect, pod  # noqa: E402
+import test_kube_sim  # noqa: E402
+from test_kube_sim import NS, cstate, expect, pod  # noqa: E402
 
 BOTH = ("v5.channel.k8s.io", "v4.channel.k8s.io")
 
@@ -333,18 +334,6 @@ def run(t, s):
     t.check("kubectl exec -i (v5, stdin close, exit code)", kubectl_exec)
 
 
-def main():
-    t = Tap()
-    started = time.time()
-    sim = Sim()
-    try:
-        run(t, sim)
-    finally:
-        sim.stop()
-    failed = t.report()
-    print("# %d checks in %.1fs" % (len(t.results), time.time() - started))
-    return 1 if failed else 0
-
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(test_kube_sim.main(run))
