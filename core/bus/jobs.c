@@ -44,7 +44,8 @@ struct ka_bus_jobs {
         struct worker **workers;
         size_t n_workers;
         int64_t start;
-        int64_t scan_at; /* no lease or tombstone ends before this */
+        int64_t scan_at;      /* no lease or tombstone ends before this */
+        int64_t refusals_end; /* no refusal of a pending job ends before this */
         uint64_t picks;
         struct ka_bus_fifo actions; /* struct ka_bus_action */
         struct ka_bus_job_counts counts;
@@ -77,6 +78,7 @@ struct ka_bus_jobs *ka_bus_jobs_new(const struct ka_bus_jobs_options *o, const s
         t->clock = clock;
         t->start = now(t);
         t->scan_at = INT64_MAX;
+        t->refusals_end = INT64_MAX;
         return t;
 }
 
@@ -349,6 +351,7 @@ void ka_bus_jobs_rejected(struct ka_bus_jobs *t, const char *worker, const char 
         release(j);
         j->refused_by = w;
         j->refused_until = now(t) + t->o.lease_ms;
+        t->refusals_end = KA_MIN(t->refusals_end, j->refused_until);
         if (!j->work) {
                 job_drop(t, j);
                 return;
@@ -491,6 +494,13 @@ void ka_bus_jobs_tick(struct ka_bus_jobs *t) {
                 lose(t, gone, n_lost);
                 free(gone);
         }
+        if (at >= t->refusals_end) {
+                /* a refusal ended: when does the next one? */
+                t->refusals_end = INT64_MAX;
+                for (const struct job *j = t->pending_head; j; j = j->next)
+                        if (j->refused_by && j->refused_until > at)
+                                t->refusals_end = KA_MIN(t->refusals_end, j->refused_until);
+        }
         if (at >= t->start + t->o.grace_ms)
                 dispatch(t, at);
 }
@@ -502,9 +512,7 @@ int64_t ka_bus_jobs_deadline(const struct ka_bus_jobs *t) {
                 if (grace_end > now(t))
                         d = KA_MIN(d, grace_end);
                 /* a refusal that ends can make a pending job dispatchable */
-                for (const struct job *j = t->pending_head; j; j = j->next)
-                        if (j->refused_by && j->refused_until > now(t))
-                                d = KA_MIN(d, j->refused_until);
+                d = KA_MIN(d, t->refusals_end);
         }
         return d;
 }
