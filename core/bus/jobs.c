@@ -318,9 +318,16 @@ static void lease(struct ka_bus_jobs *t, struct job *j) {
         j->expires = now(t) + t->o.lease_ms;
 }
 
-/* A worker holds a job the table does not know: take its word for it. */
-static struct job *adopt(struct ka_bus_jobs *t, struct worker *w, const char *id, uint64_t epoch, uint64_t acked) {
-        struct job *j = job_new(t, id);
+/* A worker holds a job nobody holds here — one the table does not know
+ * (created for it), or one pending (j: submitted again after a restart, or
+ * back in the queue after its lease lapsed) at an epoch no older than the
+ * last one offered: take its word for it. */
+static struct job *adopt(struct ka_bus_jobs *t, struct job *j, struct worker *w, const char *id, uint64_t epoch,
+                         uint64_t acked) {
+        if (!j)
+                j = job_new(t, id);
+        else
+                pending_remove(t, j);
         j->state = KA_BUS_JOB_LEASED;
         j->worker = w;
         j->epoch = epoch;
@@ -331,6 +338,10 @@ static struct job *adopt(struct ka_bus_jobs *t, struct worker *w, const char *id
         t->counts.adopted++;
         act(t, KA_BUS_ACT_ADOPTED, w, j, epoch);
         return j;
+}
+
+static bool adoptable(const struct job *j, uint64_t epoch) {
+        return !j || (j->state == KA_BUS_JOB_PENDING && epoch >= j->epoch);
 }
 
 void ka_bus_jobs_accepted(struct ka_bus_jobs *t, const char *worker, const char *id, uint64_t epoch) {
@@ -364,8 +375,8 @@ void ka_bus_jobs_renewed(struct ka_bus_jobs *t, const char *worker, const char *
         struct worker *w = heard(t, worker);
         if (!w)
                 return;
-        if (!j) {
-                adopt(t, w, id, epoch, acked);
+        if (adoptable(j, epoch)) {
+                adopt(t, j, w, id, epoch, acked);
                 return;
         }
         if (holds(j, w, epoch)) {
@@ -383,8 +394,8 @@ enum ka_bus_verdict ka_bus_jobs_event(struct ka_bus_jobs *t, const char *worker,
         struct worker *w = heard(t, worker);
         if (!w)
                 return KA_BUS_STALE;
-        if (!j)
-                j = adopt(t, w, id, epoch, seq - 1);
+        if (adoptable(j, epoch))
+                j = adopt(t, j, w, id, epoch, seq - 1);
         if (j->state == KA_BUS_JOB_DONE && j->worker == w && j->epoch == epoch) {
                 t->counts.duplicates++;
                 return KA_BUS_DUPLICATE;

@@ -17,10 +17,13 @@
  * once per (job, epoch, seq), in order; the final one makes the job DONE,
  * and it is forgotten some time later.
  *
- * A worker may report a job this table has never seen (the core restarted):
- * the table adopts it — LEASED to that worker at that epoch, without its
- * work — and says so, so that the scheduler can submit it (which attaches
- * the work to the lease) or cancel it.  For a grace period after it is
+ * A worker may report a job nobody holds here: one this table has never
+ * seen (the core restarted), or one pending — submitted again by a
+ * restarted scheduler, or back in the queue after its lease lapsed — at an
+ * epoch no older than the last one offered.  The table adopts it — LEASED to
+ * that worker at that epoch — and says so; a job it never knew has no work
+ * yet: the scheduler submits it (which attaches the work to the lease) or
+ * cancels it.  For a grace period after it is
  * created (the core uses renewInterval + resendInterval +
  * reconnectIntervalMax) the table dispatches nothing, so that workers can
  * reconnect and re-announce their leases before anything is sent twice. */

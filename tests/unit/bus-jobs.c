@@ -228,8 +228,14 @@ static void test_adoption(void) {
         is_actions(t, false, "adopted b@w1", "the adoption is announced");
         ka_bus_jobs_renewed(t, "w1", "c", 5, 0);
         is_actions(t, false, "adopted c@w1", "c adopted too");
+        ka_bus_jobs_submit(t, "d", NULL, NULL);
+        ka_bus_jobs_renewed(t, "w1", "d", 6, 2);
+        is_actions(t, false, "adopted d@w1",
+                   "a job submitted again (still pending: grace) that a worker re-announces is adopted, not revoked");
+        is_str(state_of(t, "d"), "leased", "d is leased to that worker");
+        is_int(ka_bus_jobs_event(t, "w1", "d", 6, 2, false), KA_BUS_DUPLICATE, "d's events continue from its seq");
         advance(500);
-        is_actions(t, true, "dispatch new@w1", "after the grace period, pending jobs go");
+        is_actions(t, true, "dispatch new@w1", "after the grace period, pending jobs go (d is not sent again)");
         advance(LEASE);
         ka_bus_jobs_renewed(t, "w1", "a", 77, 4);
         char *got = actions(t, true);
