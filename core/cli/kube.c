@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "config/config.h"
 #include "kube/kube.h"
+#include "provision/cloud.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -77,18 +78,12 @@ int ka_cli_kube_open(struct ka_cli *cli, struct ka_cli_kube *k) {
                 fprintf(stderr, "kubeagent: %s\n", ka_error_format(&err, buf, sizeof(buf)));
                 return r == -ENOENT || r == -EINVAL ? KA_EXIT_USAGE : KA_EXIT_FAILURE;
         }
+        ka_cloud_kube_options(c, &o);
         /* an explicit kubeconfig decides the server; otherwise the cloud's serverUrl wins */
-        if (c && !cli->kubeconfig && !cli->context)
-                o.server_url = c->server_url;
-        if (c) {
-                o.ca_pem = c->server_certificate;
-                o.skip_tls_verify = c->skip_tls_verify;
-                o.connect_timeout_ms = c->connect_timeout_ms;
-                o.request_timeout_ms = c->read_timeout_ms;
-                o.qps = c->qps;
-                o.burst = (int)c->burst;
-        }
-        o.namespace_ = cli->namespace_ ? cli->namespace_ : c ? c->namespace_ : NULL;
+        if (cli->kubeconfig || cli->context)
+                o.server_url = NULL;
+        if (cli->namespace_)
+                o.namespace_ = cli->namespace_;
         if (cli->log_http)
                 o.http_log = log_http_line;
         r = ka_kube_new(&o, &k->kube, &err);

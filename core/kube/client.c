@@ -11,6 +11,7 @@
 #include "util/base64.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/metrics.h"
 #include "util/mem.h"
 #include "util/secret.h"
 #include "util/str.h"
@@ -423,6 +424,7 @@ struct exchange {
         bool streamed;                  /* the sink got data: never retry */
         bool sink_stopped;
         int sink_code;
+        const atomic_bool *stop;        /* the request's, else the client's */
 };
 
 static size_t on_write(char *data, size_t size, size_t n, void *ud) {
@@ -450,7 +452,7 @@ static size_t on_write(char *data, size_t size, size_t n, void *ud) {
 static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow) {
         (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
         struct exchange *x = ud;
-        return x->req->stop && atomic_load(x->req->stop) ? 1 : 0;
+        return x->stop && atomic_load(x->stop) ? 1 : 0;
 }
 
 static void log_line(struct ka_kube *k, const char *fmt, ...) KA_PRINTF(2, 3);
@@ -578,7 +580,7 @@ static void perform(struct exchange *x, struct handle *h, const struct ka_kube_e
         curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, req->sink ? (curl_off_t)0 : (curl_off_t)max);
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
-        curl_easy_setopt(c, CURLOPT_NOPROGRESS, req->stop ? 0L : 1L);
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, x->stop ? 0L : 1L);
         curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
         curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);
         errbuf[0] = '\0';
@@ -712,6 +714,16 @@ void ka_kube_response_clear(struct ka_kube_response *r) {
         *r = (struct ka_kube_response){0};
 }
 
+static void count_request(const char *method, long code) {
+        /* registered each time (cheap): the registry may have been reset */
+        struct ka_metric *m = NULL;
+        ka_metric_register(NULL, "kubeagent_kube_requests_total", "Kubernetes API requests, by verb and HTTP code",
+                           KUBEAGENT_METRIC_COUNTER, "verb,code", &m, NULL);
+        char labels[48];
+        snprintf(labels, sizeof(labels), "%s,%ld", method, code);
+        ka_metric_add(m, labels, 1);
+}
+
 int ka_kube_request(struct ka_kube *k, const struct ka_kube_request *req, struct ka_kube_response *ret,
                     struct ka_error *err) {
         _cleanup_free_ char *what_default = req->what ? NULL : ka_asprintf("%s %s", req->method, req->path);
@@ -721,16 +733,17 @@ int ka_kube_request(struct ka_kube *k, const struct ka_kube_request *req, struct
         if (r < 0)
                 return r;
         struct handle *h = handle_take(k);
-        struct exchange x = {.k = k, .req = req};
+        struct exchange x = {.k = k, .req = req, .stop = req->stop ? req->stop : k->o.stop};
         struct outcome out = {0};
         char errbuf[CURL_ERROR_SIZE];
         bool refreshed = false;
         for (int attempt = 0;;) {
-                if (!rate_limit(k, req->stop)) {
+                if (!rate_limit(k, x.stop)) {
                         r = ka_error_set(err, -ECANCELED, "%s: cancelled", what);
                         break;
                 }
                 perform(&x, h, e, &out, errbuf);
+                count_request(req->method, out.cc == CURLE_OK ? out.code : 0);
                 if (out.cc == CURLE_OK && out.code == 401 && !refreshed && !x.streamed) {
                         /* the token may have rotated: ask the plugin once */
                         struct ka_kube_endpoint *fresh;
@@ -752,7 +765,7 @@ int ka_kube_request(struct ka_kube *k, const struct ka_kube_request *req, struct
                         ka_buf_free(&x.body);
                         attempt++;
                         count(k, &k->counters.retries, 1);
-                        if (!sleep_ms(wait, req->stop)) {
+                        if (!sleep_ms(wait, x.stop)) {
                                 r = ka_error_set(err, -ECANCELED, "%s: cancelled", what);
                                 break;
                         }

@@ -60,6 +60,11 @@ struct ka_kube_options {
          * Authorization never shown and registered secrets masked. */
         void (*http_log)(void *ud, const char *line);
         void *http_log_ud;
+
+        /* When set, every request of the client (without a stop of its
+         * own) ends soon after *stop becomes true, with -ECANCELED: the
+         * daemon stops promptly even while the API server hangs. */
+        const atomic_bool *stop;
 };
 
 /* Fill o with the defaults (and no credentials). */
@@ -151,6 +156,9 @@ int ka_kube_raw_fd(const struct ka_kube_raw *r);
 int ka_kube_raw_refused(struct ka_kube_raw *r, struct ka_error *err);
 void ka_kube_raw_close(struct ka_kube_raw *r);
 KA_DEFINE_CLEANUP(struct ka_kube_raw, ka_kube_raw_close)
+
+/* Every request also counts in the process-wide metric
+ * kubeagent_kube_requests_total{verb, code} (code "0": no answer). */
 
 /* Counters since the client was made (for benchmarks and tests). */
 struct ka_kube_counters {

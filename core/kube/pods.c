@@ -79,6 +79,17 @@ int ka_kube_pod_get(struct ka_kube *k, const char *ns, const char *name, cJSON *
         return request_json(k, &req, ret_pod, err);
 }
 
+int ka_kube_pod_patch(struct ka_kube *k, const char *ns, const char *name, const cJSON *patch, cJSON **ret_pod,
+                      struct ka_error *err) {
+        ns = ns_or_default(k, ns);
+        _cleanup_free_ char *path = pods_path(ns, name, NULL);
+        _cleanup_free_ char *body = ka_json_print(patch);
+        _cleanup_free_ char *what = ka_asprintf("patch pod %s/%s", ns, name);
+        struct ka_kube_request req = {.method = "PATCH", .path = path, .body = body, .body_len = strlen(body),
+                                      .content_type = "application/merge-patch+json", .idempotent = 1, .what = what};
+        return request_json(k, &req, ret_pod, err);
+}
+
 int ka_kube_pod_delete(struct ka_kube *k, const char *ns, const char *name, const struct ka_kube_delete_options *o,
                        bool *ret_existed, struct ka_error *err) {
         ns = ns_or_default(k, ns);

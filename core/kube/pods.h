@@ -19,6 +19,10 @@
 /* POST the pod; *ret_pod (may be NULL) is the stored pod (201). */
 int ka_kube_pod_create(struct ka_kube *k, const char *ns, const cJSON *pod, cJSON **ret_pod, struct ka_error *err);
 int ka_kube_pod_get(struct ka_kube *k, const char *ns, const char *name, cJSON **ret_pod, struct ka_error *err);
+/* PATCH the pod with a JSON merge patch (RFC 7386: labels, annotations);
+ * *ret_pod (may be NULL) is the pod after it. */
+int ka_kube_pod_patch(struct ka_kube *k, const char *ns, const char *name, const cJSON *patch, cJSON **ret_pod,
+                      struct ka_error *err);
 
 struct ka_kube_delete_options {
         int64_t grace_period_s;         /* <0: the pod's own (terminationGracePeriodSeconds) */

@@ -1,0 +1,81 @@
+/* core/provision/provision.h — the scheduler: the core's part of kubeagentd.
+ *
+ * It turns the demand frontends report into agents and follows each agent
+ * through its life (core/bus/PROTOCOL.md, "The lifecycle"): template
+ * matching, caps counted from the live agents of its table, registration
+ * with the frontend, rendering, pod jobs for the workers, failure reasons,
+ * retention, node deletion, and garbage collection of orphan pods and
+ * nodes.  Kubernetes and the CI controller are the truth: the table is a
+ * cache rebuilt on start from the pods carrying kubeagent's labels (listed
+ * by the workers) and the frontends' nodes, so a restart — or a kill -9 at
+ * any moment — loses and duplicates nothing.
+ *
+ *     struct ka_prov *p;
+ *     ka_prov_new(&opts, &p, &err);
+ *     ka_prov_run(p);                  // on its own thread, until ka_prov_stop()
+ *     ka_prov_free(p);
+ *
+ * The view functions may be called from any thread (the HTTP endpoint);
+ * everything they return is the caller's. */
+#ifndef KA_PROVISION_PROVISION_H
+#define KA_PROVISION_PROVISION_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bus/clock.h"
+#include "bus/config.h"
+#include "config/config.h"
+
+struct ka_prov_options {
+        const struct ka_config *cfg;
+        const struct ka_registry *reg;
+        const struct ka_bus_config *bus; /* validated */
+        const struct ka_bus_clock *clock;
+        /* Orphan Jenkins nodes (no pod behind them) are deleted once they
+         * stayed so this long; also the period of pod garbage collection.
+         * 0: 60 s. */
+        int64_t gc_period_ms;
+};
+
+struct ka_prov;
+
+int ka_prov_new(const struct ka_prov_options *o, struct ka_prov **ret, struct ka_error *err);
+void ka_prov_free(struct ka_prov *p);
+/* The loop, on the calling thread, until ka_prov_stop().  Agents, nodes
+ * and pods are left as they are when it returns. */
+int ka_prov_run(struct ka_prov *p);
+void ka_prov_stop(struct ka_prov *p);
+
+/* ---- views (any thread) ---- */
+
+/* /v1/agents: [{name, state, cloud, template, namespace, frontend, item,
+ * pod: {phase, outlook, reason, message}, node, plannedAt, ...}]. */
+cJSON *ka_prov_agents_json(struct ka_prov *p);
+/* Clouds with their caps and live agents, frontends, bus peers. */
+cJSON *ka_prov_status_json(struct ka_prov *p);
+/* Whether the scheduler can work: every cloud has a worker and was listed,
+ * every configured frontend has synced.  *ret_why (malloc()ed) says what is
+ * missing. */
+bool ka_prov_ready(struct ka_prov *p, char **ret_why);
+
+/* ---- garbage collection ---- */
+
+struct ka_prov_gc_entry {
+        char *what;   /* "pod" or "node" */
+        char *where;  /* "cloud/namespace" or the frontend */
+        char *name;
+        char *reason; /* "heartbeat 12m ago, no agent" */
+};
+
+struct ka_prov_gc_report {
+        struct ka_prov_gc_entry *v;
+        size_t n;
+        bool dry_run;
+};
+
+void ka_prov_gc_report_free(struct ka_prov_gc_report *r);
+
+#endif

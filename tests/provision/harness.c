@@ -1,0 +1,460 @@
+#include "harness.h"
+#include "provision/proto.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "plugin/cfgmap.h"
+#include "tap.h"
+#include "util/buf.h"
+#include "util/fs.h"
+#include "util/json.h"
+#include "util/log.h"
+#include "util/mem.h"
+#include "util/metrics.h"
+#include "util/str.h"
+#include "util/timeutil.h"
+
+static int instance;
+
+static void *prov_main(void *arg) {
+        ka_prov_run(arg);
+        return NULL;
+}
+
+static void *worker_main(void *arg) {
+        ka_worker_run(arg);
+        return NULL;
+}
+
+static void fast_retries(void *ud, const struct ka_cloud *cloud, struct ka_kube_options *o) {
+        (void)ud, (void)cloud;
+        o->retry_base_ms = 20;
+        o->max_retries = 2;
+}
+
+static void on_pod(void *ud, enum ka_watch_type type, const cJSON *pod) {
+        struct harness *h = ud;
+        cJSON *e = cJSON_CreateObject();
+        ka_json_set_num(e, "type", type);
+        ka_json_set(e, "pod", cJSON_Duplicate(pod, true));
+        pthread_mutex_lock(&h->lock);
+        cJSON_AddItemToArray(h->pending, e);
+        pthread_mutex_unlock(&h->lock);
+        uint64_t one = 1;
+        ssize_t n = write(h->efd, &one, sizeof(one));
+        (void)n;
+}
+
+static void prov_start(struct harness *h) {
+        struct ka_prov_options po = {.cfg = h->cfg, .reg = &h->reg, .bus = &h->bus, .gc_period_ms = 2000};
+        struct ka_error err = {0};
+        if (ka_prov_new(&po, &h->prov, &err) < 0)
+                tap_diag("ka_prov_new: %s", err.msg);
+        else
+                pthread_create(&h->prov_thread, NULL, prov_main, h->prov);
+}
+
+static void prov_halt(struct harness *h) {
+        if (!h->prov)
+                return;
+        ka_prov_stop(h->prov);
+        pthread_join(h->prov_thread, NULL);
+        ka_prov_free(h->prov);
+        h->prov = NULL;
+}
+
+static bool connected(struct harness *h, void *ud) {
+        (void)ud;
+        return h->synced;
+}
+
+bool h_start(struct harness *h, const char *clouds, const char *const *extra_sim, const char **why) {
+        *h = (struct harness){.auto_register = true, .auto_online = true, .auto_gone = true, .efd = -1};
+        ka_log_setup("test", getenv("KA_TEST_LOG") ? KA_LOG_DEBUG : KA_LOG_WARN, KA_LOG_TEXT);
+        if (!sim_start(&h->sim, extra_sim, why))
+                return false;
+        pthread_mutex_init(&h->lock, NULL);
+        h->pending = cJSON_CreateArray();
+        h->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        char tmpl[] = "/tmp/ka-prov-XXXXXX";
+        h->dir = ka_strdup(mkdtemp(tmpl));
+        plugins_load(&h->reg);
+
+        /* the config */
+        _cleanup_free_ char *token = sim_path(&h->sim, "token-admin"), *ca = sim_path(&h->sim, "ca.crt");
+        struct ka_buf y = KA_BUF_INIT(0);
+        ka_buf_printf(&y,
+                      "credentials:\n  sim: {type: token, tokenFile: %s, caFile: %s, server: \"%s\", namespace: ci}\n"
+                      "jenkins:\n  clouds:\n",
+                      token, ca, h->sim.server);
+        for (const char *p = clouds; *p;) {
+                if (ka_startswith(p, "@CRED@")) {
+                        ka_buf_puts(&y, "sim");
+                        p += 6;
+                } else if (ka_startswith(p, "@SERVER@")) {
+                        ka_buf_puts(&y, h->sim.server);
+                        p += 8;
+                } else {
+                        ka_buf_putc(&y, *p++);
+                }
+        }
+        _cleanup_free_ char *path = ka_path_join(h->dir, "kubeagent.yaml");
+        write_text(path, y.data, 0600);
+        ka_buf_free(&y);
+        struct ka_diags d = {0};
+        if (ka_document_load(path, &h->doc, &d) < 0 || !(h->have_doc = true) ||
+            ka_config_load(&h->doc, &h->reg, &h->cfg, &d) < 0) {
+                for (size_t i = 0; i < d.n; i++)
+                        tap_diag("config: %s:%u:%u: %s", d.v[i].file ? d.v[i].file : "", d.v[i].line, d.v[i].col,
+                                 d.v[i].msg);
+                ka_diags_free(&d);
+                *why = "the test's config does not load";
+                return false;
+        }
+        ka_diags_free(&d);
+
+        /* the bus: inproc, short leases */
+        char workers[64], frontends[64];
+        instance++;
+        snprintf(workers, sizeof(workers), "inproc://h-workers-%d-%d", (int)getpid(), instance);
+        snprintf(frontends, sizeof(frontends), "inproc://h-frontends-%d-%d", (int)getpid(), instance);
+        cJSON *b = cJSON_CreateObject();
+        ka_json_set_str(b, "workers", workers);
+        ka_json_set_str(b, "frontends", frontends);
+        ka_json_set_str(b, "leaseDuration", "2s");
+        ka_json_set_str(b, "renewInterval", "500ms");
+        ka_json_set_str(b, "resendInterval", "100ms");
+        ka_json_set_str(b, "reconnectIntervalMax", "200ms");
+        struct kubeagent_config_source src = ka_cfgsrc(b, NULL, (struct ka_loc){0});
+        struct ka_diags bd = {0};
+        ka_cfgmap_fill(ka_bus_config_keys, &src, NULL, &h->bus, &bd);
+        ka_diags_free(&bd);
+        cJSON_Delete(b);
+
+        prov_start(h);
+        struct ka_worker_options wo = {.cfg = h->cfg, .reg = &h->reg, .bus = &h->bus, .name = "w1",
+                                       .kube_options = fast_retries};
+        struct ka_error err = {0};
+        if (ka_worker_new(&wo, &h->worker, &err) < 0) {
+                tap_diag("ka_worker_new: %s", err.msg);
+                *why = "the worker does not start";
+                return false;
+        }
+        pthread_create(&h->worker_thread, NULL, worker_main, h->worker);
+        struct ka_bus_agent_options fo = {.role = KA_BUS_ROLE_FRONTEND, .name = "jenkins"};
+        if (ka_bus_agent_new(&h->bus, &fo, NULL, &h->fe, &err) < 0) {
+                tap_diag("frontend: %s", err.msg);
+                *why = "the frontend does not connect";
+                return false;
+        }
+        /* the test's own view of the pods */
+        h->kube = sim_client(&h->sim, &h->reg, "token-admin", NULL);
+        if (!h->kube || ka_informer_acquire(h->kube, "ci", "kubeagent.io/cloud", &h->inf, &err) < 0) {
+                *why = "cannot watch the simulator";
+                return false;
+        }
+        h->sub = ka_informer_subscribe(h->inf, on_pod, h, true);
+        if (!h_until(h, 10000, connected, NULL)) {
+                *why = "the frontend is not welcomed by the core";
+                return false;
+        }
+        return true;
+}
+
+static void msgs_free(struct harness *h) {
+        for (size_t i = 0; i < h->n_msgs; i++) {
+                free(h->msgs[i].type);
+                cJSON_Delete(h->msgs[i].payload);
+        }
+        free(h->msgs);
+        h->msgs = NULL;
+        h->n_msgs = 0;
+}
+
+void h_stop(struct harness *h) {
+        if (h->inf) {
+                ka_informer_unsubscribe(h->inf, h->sub);
+                ka_informer_release(h->inf);
+        }
+        ka_kube_free(h->kube);
+        ka_bus_agent_free(h->fe);
+        if (h->worker) {
+                ka_worker_stop(h->worker);
+                pthread_join(h->worker_thread, NULL);
+                ka_worker_free(h->worker);
+        }
+        prov_halt(h);
+        ka_cfgmap_clear(ka_bus_config_keys, &h->bus);
+        ka_config_free(h->cfg);
+        if (h->have_doc)
+                ka_document_free(&h->doc);
+        ka_registry_free(&h->reg);
+        size_t it = 0;
+        void *v;
+        while (ka_hashmap_next(&h->nodes, &it, NULL, &v)) {
+                struct h_node *n = v;
+                free(n->name);
+                free(n->state);
+                free(n->labels);
+                free(n);
+        }
+        ka_hashmap_free(&h->nodes);
+        it = 0;
+        while (ka_hashmap_next(&h->pods, &it, NULL, &v)) {
+                struct h_pod *p = v;
+                cJSON_Delete(p->pod);
+                free(p);
+        }
+        ka_hashmap_free(&h->pods);
+        msgs_free(h);
+        cJSON_Delete(h->pending);
+        if (h->efd >= 0)
+                close(h->efd);
+        if (h->dir) {
+                _cleanup_free_ char *cmd = ka_asprintf("rm -rf '%s'", h->dir);
+                if (system(cmd) != 0)
+                        tap_diag("could not remove %s", h->dir);
+                free(h->dir);
+        }
+        sim_stop(&h->sim);
+}
+
+void h_restart_core(struct harness *h) {
+        h->synced = false;
+        prov_halt(h);
+        prov_start(h);
+}
+
+/* ---- the frontend ---- */
+
+void h_send(struct harness *h, const char *type, cJSON *payload) {
+        ka_json_set_str(payload, "type", type);
+        struct ka_error err = {0};
+        if (ka_bus_host_send(ka_bus_agent_handle(h->fe), payload, &err) < 0)
+                tap_diag("send %s: %s", type, err.msg);
+        cJSON_Delete(payload);
+}
+
+struct h_node *h_node(struct harness *h, const char *name) {
+        return ka_hashmap_get(&h->nodes, name);
+}
+
+size_t h_nodes(const struct harness *h) {
+        return h->nodes.n;
+}
+
+void h_node_state(struct harness *h, const char *name, const char *state, const char *result) {
+        struct h_node *n = h_node(h, name);
+        if (n && n->state != state) {
+                free(n->state);
+                n->state = ka_strdup(state);
+        }
+        cJSON *m = cJSON_CreateObject();
+        ka_json_set_str(m, "name", name);
+        ka_json_set_str(m, "state", state);
+        if (result)
+                ka_json_set_str(m, "result", result);
+        if (n && n->labels)
+                ka_json_set_str(m, "labels", n->labels);
+        h_send(h, "agent.state", m);
+}
+
+void h_demand(struct harness *h, const char *expression, const int64_t *ids, size_t n) {
+        cJSON *m = cJSON_CreateObject();
+        ka_json_set_str(m, "expression", expression);
+        cJSON *items = cJSON_CreateArray();
+        for (size_t i = 0; i < n; i++) {
+                cJSON *it = cJSON_CreateObject();
+                ka_json_set_num(it, "id", (double)ids[i]);
+                cJSON_AddItemToArray(items, it);
+        }
+        ka_json_set(m, "items", items);
+        h_send(h, "demand", m);
+}
+
+static void say_hello(struct harness *h) {
+        cJSON *m = cJSON_CreateObject();
+        ka_json_set_str(m, "url", "http://jenkins.invalid/");
+        ka_json_set_str(m, "namePrefix", "t-");
+        h_send(h, "frontend.hello", m);
+        size_t it = 0;
+        void *v;
+        while (ka_hashmap_next(&h->nodes, &it, NULL, &v)) {
+                struct h_node *n = v;
+                h_node_state(h, n->name, n->state, NULL);
+        }
+        h_send(h, "frontend.synced", cJSON_CreateObject());
+        h->synced = true;
+}
+
+static void on_core_message(struct harness *h, const char *type, cJSON *payload) {
+        struct ka_error err = {0};
+        cJSON_DeleteItemFromObjectCaseSensitive(payload, "type");
+        if (ka_proto_check_frontend(type, payload, &err) < 0)
+                tap_diag("the core sent an invalid message: %s", err.msg);
+        h->msgs = ka_reallocarray(h->msgs, h->n_msgs + 1, sizeof(*h->msgs));
+        h->msgs[h->n_msgs++] = (struct h_msg){.type = ka_strdup(type), .payload = payload};
+        const char *name = ka_json_str(payload, "name");
+        if (!strcmp(type, "agent.register") && h->auto_register) {
+                struct h_node *n = h_node(h, name);
+                if (!n) {
+                        n = ka_new0(struct h_node, 1);
+                        n->name = ka_strdup(name);
+                        n->state = ka_strdup("offline");
+                        n->labels = ka_strdup(ka_json_str(payload, "labels"));
+                        ka_hashmap_put(&h->nodes, name, n);
+                }
+                n->registered = true;
+                h_node_state(h, name, n->state, NULL);
+                cJSON *m = cJSON_CreateObject();
+                ka_json_set_str(m, "name", name);
+                char secret[128];
+                snprintf(secret, sizeof(secret), "0123456789abcdef-%s", name);
+                ka_json_set_str(m, "secret", secret);
+                h_send(h, "agent.registered", m);
+        } else if (!strcmp(type, "agent.delete") && h->auto_gone) {
+                struct h_node *n = ka_hashmap_remove(&h->nodes, name);
+                if (n) {
+                        free(n->name);
+                        free(n->state);
+                        free(n->labels);
+                        free(n);
+                }
+                h_node_state(h, name, "gone", NULL);
+        } else if (!strcmp(type, "agent.offline")) {
+                struct h_node *n = h_node(h, name);
+                if (n) {
+                        free(n->state);
+                        n->state = ka_strdup("offline");
+                }
+        }
+}
+
+static bool pod_ready(const cJSON *pod) {
+        const cJSON *c;
+        cJSON_ArrayForEach(c, ka_json_path(pod, "status.conditions")) {
+                if (ka_streq(ka_json_str(c, "type"), "Ready"))
+                        return ka_streq(ka_json_str(c, "status"), "True");
+        }
+        return false;
+}
+
+static void on_pod_event(struct harness *h, int type, cJSON *pod) {
+        const char *name = ka_json_path_str(pod, "metadata.name");
+        struct h_pod *p = ka_hashmap_get(&h->pods, name);
+        if (type == KA_WATCH_DELETED) {
+                if (p) {
+                        ka_hashmap_remove(&h->pods, name);
+                        cJSON_Delete(p->pod);
+                        free(p);
+                        h->deleted++;
+                        h->live--;
+                }
+                cJSON_Delete(pod);
+                return;
+        }
+        if (!p) {
+                p = ka_new0(struct h_pod, 1);
+                ka_hashmap_put(&h->pods, name, p);
+                h->created++;
+                h->live++;
+                h->max_live = KA_MAX(h->max_live, h->live);
+        }
+        cJSON_Delete(p->pod);
+        p->pod = pod;
+        struct h_node *n = h_node(h, name);
+        if (h->auto_online && n && n->registered && ka_streq(n->state, "offline") && pod_ready(pod) &&
+            !ka_json_path(pod, "metadata.deletionTimestamp"))
+                h_node_state(h, name, "online", NULL);
+}
+
+static void pump(struct harness *h, int timeout_ms) {
+        struct pollfd fds[2] = {{.fd = ka_bus_agent_fd(h->fe), .events = POLLIN}, {.fd = h->efd, .events = POLLIN}};
+        int t = ka_bus_agent_timeout(h->fe);
+        if (t < 0 || t > timeout_ms)
+                t = timeout_ms;
+        poll(fds, 2, t);
+        uint64_t n;
+        ssize_t got = read(h->efd, &n, sizeof(n));
+        (void)got;
+        struct ka_bus_agent_event ev;
+        while (ka_bus_agent_next(h->fe, 0, &ev) == 0) {
+                if (ev.kind == KA_BUS_AGENT_CONNECTED)
+                        say_hello(h);
+                else if (ev.kind == KA_BUS_AGENT_MESSAGE)
+                        on_core_message(h, ev.type, KA_TAKE(ev.data));
+                ka_bus_agent_event_clear(&ev);
+        }
+        pthread_mutex_lock(&h->lock);
+        cJSON *pending = h->pending;
+        h->pending = cJSON_CreateArray();
+        pthread_mutex_unlock(&h->lock);
+        cJSON *e;
+        while ((e = cJSON_DetachItemFromArray(pending, 0))) {
+                on_pod_event(h, (int)ka_json_int(e, "type", 0), cJSON_DetachItemFromObjectCaseSensitive(e, "pod"));
+                cJSON_Delete(e);
+        }
+        cJSON_Delete(pending);
+}
+
+bool h_until(struct harness *h, int64_t timeout_ms, bool (*cond)(struct harness *h, void *ud), void *ud) {
+        int64_t end = ka_time_now_ms() + timeout_ms;
+        for (;;) {
+                if (cond(h, ud))
+                        return true;
+                int64_t left = end - ka_time_now_ms();
+                if (left <= 0)
+                        return false;
+                pump(h, (int)KA_MIN(left, 100));
+        }
+}
+
+size_t h_count(const struct harness *h, const char *type) {
+        size_t n = 0;
+        for (size_t i = 0; i < h->n_msgs; i++)
+                n += !strcmp(h->msgs[i].type, type);
+        return n;
+}
+
+const cJSON *h_msg(const struct harness *h, const char *type, size_t n) {
+        for (size_t i = 0; i < h->n_msgs; i++)
+                if (!strcmp(h->msgs[i].type, type) && n-- == 0)
+                        return h->msgs[i].payload;
+        return NULL;
+}
+
+const cJSON *h_msg_for(const struct harness *h, const char *type, const char *name) {
+        const cJSON *last = NULL;
+        for (size_t i = 0; i < h->n_msgs; i++)
+                if (!strcmp(h->msgs[i].type, type) && ka_streq(ka_json_str(h->msgs[i].payload, "name"), name))
+                        last = h->msgs[i].payload;
+        return last;
+}
+
+const cJSON *h_pod(const struct harness *h, const char *name) {
+        const struct h_pod *p = ka_hashmap_get(&h->pods, name);
+        return p ? p->pod : NULL;
+}
+
+double h_metric(const char *series) {
+        struct ka_buf b = KA_BUF_INIT(0);
+        ka_metrics_render(&b);
+        double v = 0;
+        size_t n = strlen(series);
+        for (const char *l = b.data; l && *l;) {
+                if (strncmp(l, series, n) == 0 && l[n] == ' ') {
+                        v = strtod(l + n + 1, NULL);
+                        break;
+                }
+                const char *nl = strchr(l, '\n');
+                l = nl ? nl + 1 : NULL;
+        }
+        ka_buf_free(&b);
+        return v;
+}

@@ -1,0 +1,110 @@
+/* tests/provision/harness.h — the scheduler and a worker in one test
+ * process, against the Kubernetes simulator, with a scripted frontend.
+ *
+ * h_start() starts the simulator, writes a config (the caller's clouds and
+ * templates after a credentials block for the simulator), and runs the
+ * scheduler and a worker on threads over an inproc bus.  The test thread
+ * plays the frontend, a small fake Jenkins: it registers every node the
+ * core asks for (state offline, then agent.registered with a secret), says
+ * a node is online once its pod is Ready (seen on its own watch of the
+ * simulator), and answers agent.delete with gone.  The test drives the
+ * rest (demand, busy, idle) and waits for events with h_until(), which
+ * pumps the bus and the watch — no sleeping. */
+#ifndef KA_TESTS_PROVISION_HARNESS_H
+#define KA_TESTS_PROVISION_HARNESS_H
+
+#include <cjson/cJSON.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../kube/sim.h"
+#include "bus/agent.h"
+#include "bus/config.h"
+#include "config/config.h"
+#include "config/document.h"
+#include "kube/informer.h"
+#include "provision/provision.h"
+#include "provision/worker.h"
+#include "util/hashmap.h"
+
+struct h_node {
+        char *name, *state, *labels;
+        bool registered;
+};
+
+struct h_msg {
+        char *type;
+        cJSON *payload;
+};
+
+struct h_pod {
+        cJSON *pod;
+        bool deleted;
+};
+
+struct harness {
+        struct sim sim;
+        char *dir;
+        struct ka_registry reg;
+        struct ka_document doc;
+        bool have_doc;
+        struct ka_config *cfg;
+        struct ka_bus_config bus;
+        struct ka_prov *prov;
+        pthread_t prov_thread;
+        struct ka_worker *worker;
+        pthread_t worker_thread;
+        /* the frontend */
+        struct ka_bus_agent *fe;
+        bool auto_register, auto_online, auto_gone;
+        bool synced; /* said hello and synced since the last connection */
+        struct ka_hashmap nodes; /* name -> struct h_node */
+        struct h_msg *msgs;
+        size_t n_msgs;
+        /* the simulator's pods, as the test's own watch sees them */
+        struct ka_kube *kube;
+        struct ka_informer *inf;
+        struct ka_informer_sub *sub;
+        pthread_mutex_t lock;
+        cJSON *pending; /* watch events not yet taken in: [{type, pod}] */
+        int efd;
+        struct ka_hashmap pods; /* name -> struct h_pod (live ones) */
+        size_t live, max_live, created, deleted;
+};
+
+/* Start everything.  clouds: the YAML of `jenkins.clouds` items, where
+ * every "@CRED@" becomes the simulator's credentials id and "@SERVER@"
+ * its URL.  extra_sim: more simulator arguments (NULL-terminated) or NULL.
+ * false with *why when the simulator cannot run (skip_all). */
+bool h_start(struct harness *h, const char *clouds, const char *const *extra_sim, const char **why);
+void h_stop(struct harness *h);
+/* Stop and start the scheduler (a restart of the core; the worker and the
+ * frontend stay). */
+void h_restart_core(struct harness *h);
+
+/* Pump the bus and the watch until cond(h, ud) holds (checked after each
+ * event) or timeout_ms passes; returns whether it holds. */
+bool h_until(struct harness *h, int64_t timeout_ms, bool (*cond)(struct harness *h, void *ud), void *ud);
+
+/* ---- the frontend ---- */
+void h_send(struct harness *h, const char *type, cJSON *payload); /* takes payload */
+/* demand for expression with items (ids), n of them; n 0 withdraws it. */
+void h_demand(struct harness *h, const char *expression, const int64_t *ids, size_t n);
+void h_node_state(struct harness *h, const char *name, const char *state, const char *result);
+/* Messages of a type received so far, and the n-th of them (NULL). */
+size_t h_count(const struct harness *h, const char *type);
+const cJSON *h_msg(const struct harness *h, const char *type, size_t n);
+/* The last message of type about agent name, or NULL. */
+const cJSON *h_msg_for(const struct harness *h, const char *type, const char *name);
+struct h_node *h_node(struct harness *h, const char *name);
+size_t h_nodes(const struct harness *h);
+
+/* ---- the simulator ---- */
+/* The live pod named name (NULL when none); its phase. */
+const cJSON *h_pod(const struct harness *h, const char *name);
+/* A metric's value from the process registry ("name{a=\"b\"}" text lookup). */
+double h_metric(const char *series);
+
+#endif

@@ -1,0 +1,205 @@
+/* The scheduler and a worker against the Kubernetes simulator, with the
+ * test playing Jenkins: one agent through its whole life (the messages of
+ * PROTOCOL.md, the pod it gets, its end), then a burst of builds under a
+ * cloud cap and a template cap, the caps holding at every step and every
+ * build served by exactly one pod. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "harness.h"
+#include "tap.h"
+#include "util/json.h"
+#include "util/mem.h"
+#include "util/str.h"
+
+static const char clouds[] =
+        "    - kubernetes:\n"
+        "        name: kubernetes\n"
+        "        credentialsId: @CRED@\n"
+        "        namespace: ci\n"
+        "        qps: 200\n"
+        "        burst: 400\n"
+        "        containerCap: 4\n"
+        "        templates:\n"
+        "          - name: small\n"
+        "            label: linux small\n"
+        "            instanceCap: 3\n"
+        "            slaveConnectTimeout: 60\n"
+        "            containers:\n"
+        "              - {name: jnlp, image: busybox, command: sleep, args: infinity}\n"
+        "          - name: big\n"
+        "            label: linux big\n"
+        "            slaveConnectTimeout: 60\n"
+        "            containers:\n"
+        "              - {name: jnlp, image: busybox, command: sleep, args: infinity, workingDir: /work}\n";
+
+static bool have_msg(struct harness *h, void *ud) {
+        return h_count(h, ud) > 0;
+}
+
+static bool pod_ready_and_online(struct harness *h, void *ud) {
+        struct h_node *n = h_node(h, ud);
+        return n && ka_streq(n->state, "online");
+}
+
+/* Agents the core counts against caps, per template name (NULL: all). */
+static size_t live(struct harness *h, const char *tmpl) {
+        cJSON *a = ka_prov_agents_json(h->prov);
+        size_t n = 0;
+        const cJSON *e;
+        cJSON_ArrayForEach(e, a) {
+                const char *s = ka_json_str(e, "state");
+                if (!ka_streq(s, "ending") && !ka_streq(s, "ended") && (!tmpl || ka_streq(ka_json_str(e, "template"), tmpl)))
+                        n++;
+        }
+        cJSON_Delete(a);
+        return n;
+}
+
+static size_t table_size(struct harness *h) {
+        cJSON *a = ka_prov_agents_json(h->prov);
+        size_t n = (size_t)cJSON_GetArraySize(a);
+        cJSON_Delete(a);
+        return n;
+}
+
+static bool table_empty(struct harness *h, void *ud) {
+        (void)ud;
+        return table_size(h) == 0 && h->live == 0;
+}
+
+static const char *env_of(const cJSON *pod, const char *name) {
+        const cJSON *c, *e;
+        cJSON_ArrayForEach(c, ka_json_path(pod, "spec.containers")) {
+                cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "env")) {
+                        if (ka_streq(ka_json_str(e, "name"), name))
+                                return ka_json_str(e, "value");
+                }
+        }
+        return NULL;
+}
+
+static void one_agent(struct harness *h) {
+        int64_t id = 101;
+        h_demand(h, "linux&&small", &id, 1);
+        ok(h_until(h, 20000, have_msg, "agent.register"), "demand for linux&&small asks the frontend to register an agent");
+        const cJSON *reg = h_msg(h, "agent.register", 0);
+        if (!reg)
+                return;
+        const char *name = ka_json_str(reg, "name");
+        ok(ka_startswith(name, "t-small-") && strlen(name) == strlen("t-small-") + 5,
+           "its name is the frontend's prefix, the template name and 5 random characters (%s)", name);
+        is_str(ka_json_str(reg, "cloud"), "kubernetes", "register: cloud");
+        is_str(ka_json_str(reg, "template"), "small", "register: template");
+        is_str(ka_json_str(reg, "labels"), "linux small", "register: the template's labels");
+        is_str(ka_json_str(reg, "mode"), "EXCLUSIVE", "register: mode");
+        is_str(ka_json_str(reg, "remoteFs"), "/home/jenkins/agent", "register: remote FS");
+        is_int(ka_json_int(reg, "idleMinutes", -1), 0, "register: a single-use agent");
+        const cJSON *items = cJSON_GetObjectItemCaseSensitive(reg, "items");
+        is_int(cJSON_GetArraySize(items), 1, "register: planned for one item");
+        ok(cJSON_IsNumber(cJSON_GetArrayItem(items, 0)) && cJSON_GetArrayItem(items, 0)->valuedouble == 101,
+           "register: item 101");
+
+        char *agent = ka_strdup(name);
+        ok(h_until(h, 20000, pod_ready_and_online, agent), "its pod runs and the agent comes online");
+        const cJSON *pod = h_pod(h, agent);
+        ok(pod != NULL, "the pod is named after the agent");
+        const cJSON *labels = ka_json_path(pod, "metadata.labels");
+        is_str(ka_json_str(labels, "kubeagent.io/cloud"), "kubernetes", "label kubeagent.io/cloud");
+        is_str(ka_json_str(labels, "kubeagent.io/agent"), agent, "label kubeagent.io/agent");
+        is_str(ka_json_str(labels, "jenkins/label"), "linux_small", "the plugin's jenkins/label");
+        const cJSON *ann = ka_json_path(pod, "metadata.annotations");
+        is_str(ka_json_str(ann, "kubeagent.io/template"), "small", "annotation kubeagent.io/template");
+        is_str(ka_json_str(ann, "kubeagent.io/frontend"), "jenkins", "annotation kubeagent.io/frontend");
+        ok(ka_json_str(ann, "kubernetes.jenkins.io/last-refresh") != NULL, "the heartbeat annotation");
+        char secret[128];
+        snprintf(secret, sizeof(secret), "0123456789abcdef-%s", agent);
+        is_str(env_of(pod, "JENKINS_SECRET"), secret, "JENKINS_SECRET is the secret the frontend gave");
+        is_str(env_of(pod, "JENKINS_AGENT_NAME"), agent, "JENKINS_AGENT_NAME is the agent");
+        is_str(env_of(pod, "JENKINS_URL"), "http://jenkins.invalid/", "JENKINS_URL is the frontend's root URL");
+        is_int(live(h, NULL), 1, "one live agent in the table");
+
+        /* the build */
+        int64_t none = 0;
+        h_demand(h, "linux&&small", &none, 0);
+        h_node_state(h, agent, "busy", NULL);
+        h_node_state(h, agent, "idle", "SUCCESS");
+        ok(h_until(h, 20000, have_msg, "agent.delete"), "after its build a single-use agent's node is deleted");
+        is_str(ka_json_str(h_msg(h, "agent.delete", 0), "name"), agent, "(that agent's)");
+        ok(h_until(h, 20000, table_empty, NULL), "its pod is deleted and the table is empty");
+        is_int(h_count(h, "agent.offline"), 0, "no failure was reported");
+        free(agent);
+}
+
+struct burst {
+        int64_t *waiting;
+        size_t n_waiting, served, max_live, max_small;
+        bool cap_broken;
+};
+
+/* Jenkins's side: an online node takes a waiting item, builds, and is idle
+ * again at once. */
+static bool burst_step(struct harness *h, void *ud) {
+        struct burst *b = ud;
+        size_t l = live(h, NULL), s = live(h, "small");
+        b->max_live = KA_MAX(b->max_live, l);
+        b->max_small = KA_MAX(b->max_small, s);
+        if (l > 4 || s > 3)
+                b->cap_broken = true;
+        size_t it = 0;
+        void *v;
+        char **online = NULL;
+        while (ka_hashmap_next(&h->nodes, &it, NULL, &v)) {
+                struct h_node *n = v;
+                if (ka_streq(n->state, "online"))
+                        online = ka_strv_push(online ? online : ka_new0(char *, 1), n->name);
+        }
+        for (size_t i = 0; online && online[i] && b->n_waiting; i++) {
+                b->n_waiting--; /* the item leaves the queue */
+                h_demand(h, "linux", b->waiting, b->n_waiting);
+                h_node_state(h, online[i], "busy", NULL);
+                h_node_state(h, online[i], "idle", "SUCCESS");
+                b->served++;
+        }
+        ka_strv_free(online);
+        return b->n_waiting == 0 && table_size(h) == 0 && h->live == 0;
+}
+
+static void burst(struct harness *h) {
+        size_t before = h->created;
+        long posts_before = sim_count(&h->sim, "POST /api/v1/namespaces/{namespace}/pods 201");
+        struct burst b = {.n_waiting = 12};
+        b.waiting = ka_new0(int64_t, 12);
+        for (int i = 0; i < 12; i++)
+                b.waiting[i] = 200 + i;
+        h_demand(h, "linux", b.waiting, b.n_waiting);
+        ok(h_until(h, 60000, burst_step, &b), "12 builds for label linux are all served");
+        ok(!b.cap_broken, "the caps held at every step (most live agents %zu, of template small %zu)", b.max_live,
+           b.max_small);
+        is_int(b.max_live, 4, "the cloud's containerCap (4) was reached");
+        is_int(b.max_small, 3, "the template's instanceCap (3) was reached");
+        is_int(h->created - before, 12, "12 pods were created");
+        is_int(sim_count(&h->sim, "POST /api/v1/namespaces/{namespace}/pods 201") - posts_before, 12,
+               "12 creates reached the API server: no duplicates");
+        ok(h_metric("kubeagent_cap_reached_total{cap=\"cloud\",name=\"kubernetes\"}") > 0, "the cloud cap was counted");
+        ok(h_metric("kubeagent_agents{state=\"busy\"}") == 0 && h_metric("kubeagent_agents{state=\"registering\"}") == 0,
+           "no agent is left in the table's gauges");
+        free(b.waiting);
+}
+
+int main(void) {
+        struct harness h;
+        const char *why = NULL;
+        if (!h_start(&h, clouds, NULL, &why)) {
+                printf("1..0 # SKIP %s\n", why);
+                h_stop(&h);
+                return 0;
+        }
+        one_agent(&h);
+        burst(&h);
+        ok(h.live == 0 && h_nodes(&h) == 0, "no pod and no node is left");
+        h_stop(&h);
+        return tap_done();
+}
