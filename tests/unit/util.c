@@ -253,6 +253,29 @@ static void test_metrics(void) {
         ka_metrics_render(&out);
         ok(!strstr(out.data, "kubeagent_agents"), "owner's metrics removed");
         ka_buf_free(&out);
+
+        struct ka_metric *h;
+        static const double bounds[] = {0.5, 1, 5, KA_HISTOGRAM_END};
+        static const double bad[] = {1, 0.5, KA_HISTOGRAM_END};
+        is_int(ka_histogram_register(NULL, "kubeagent_x_seconds", "X.", "stage", bad, &h, &err), -EINVAL,
+               "histogram bounds must ascend");
+        is_int(ka_histogram_register(NULL, "kubeagent_x_seconds", "X.", "stage", bounds, &h, &err), 0,
+               "register a histogram");
+        ka_histogram_observe(h, "created", 0.2);
+        ka_histogram_observe(h, "created", 0.5); /* on a bound: in that bucket */
+        ka_histogram_observe(h, "created", 3);
+        ka_histogram_observe(h, "created", 60);
+        ka_metric_add(h, "created", 1); /* not a counter: ignored */
+        is_int(ka_histogram_count(h, "created"), 4, "four observations");
+        ka_metrics_render(&out);
+        like(out.data, "# TYPE kubeagent_x_seconds histogram\n", "histogram type line");
+        like(out.data, "kubeagent_x_seconds_bucket{stage=\"created\",le=\"0.5\"} 2\n", "buckets count up to their bound");
+        like(out.data, "kubeagent_x_seconds_bucket{stage=\"created\",le=\"1\"} 2\n", "cumulative");
+        like(out.data, "kubeagent_x_seconds_bucket{stage=\"created\",le=\"5\"} 3\n", "cumulative again");
+        like(out.data, "kubeagent_x_seconds_bucket{stage=\"created\",le=\"+Inf\"} 4\n", "+Inf has them all");
+        like(out.data, "kubeagent_x_seconds_sum{stage=\"created\"} 63.7", "sum");
+        like(out.data, "kubeagent_x_seconds_count{stage=\"created\"} 4\n", "count");
+        ka_buf_free(&out);
         ka_metrics_reset();
 }
 
