@@ -123,12 +123,20 @@ static bool room(struct ka_prov *P, struct counts *k, size_t ci, size_t ti) {
 /* A fresh agent name: the frontend's prefix and the template's name, a
  * dash and 5 random characters, not taken by an agent or a node. */
 static char *fresh_name(struct ka_prov *P, struct frontend *fe, const struct ka_template *t) {
-        _cleanup_free_ char *base =
-                ka_asprintf("%s%s", fe->prefix ? fe->prefix : "", t->name ? t->name : "jenkins-agent");
+        /* node names the frontends accept: a-z, 0-9 and '-' */
+        char *base = ka_asprintf("%s%s", fe->prefix ? fe->prefix : "", t->name ? t->name : "jenkins-agent");
+        for (char *c = base; *c; c++) {
+                if (*c >= 'A' && *c <= 'Z')
+                        *c = (char)(*c - 'A' + 'a');
+                else if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9')))
+                        *c = '-';
+        }
         for (;;) {
                 char *name = ka_agent_name(base, NULL);
-                if (!ka_hashmap_get(&P->agents, name) && !ka_hashmap_get(&fe->nodes, name))
+                if (!ka_hashmap_get(&P->agents, name) && !ka_hashmap_get(&fe->nodes, name)) {
+                        free(base);
                         return name;
+                }
                 free(name);
         }
 }
