@@ -122,7 +122,7 @@ int cu_tokenfile_get(struct cu_tokenfile *tf, bool force, char **ret_token, int6
                      struct ka_error *err) {
         int64_t now = cu_host->wall_ms();
         if (force || !tf->token || now - tf->read_at_ms >= CU_TOKENFILE_TTL_MS) {
-                char *t;
+                char *t = NULL;
                 int r = read_token(tf->path, &t, err);
                 if (r < 0 && !tf->token)
                         return r;

@@ -248,8 +248,8 @@ int kc_exec_run(const struct kc_exec *e, struct kc_exec_result *ret, struct ka_e
                 return cu_host->error_set(err, -ENOTTY, "exec plugin %s needs an interactive terminal "
                                                         "(interactiveMode: Always); kubeagent has none",
                                           e->command);
-        char *out;
-        size_t len;
+        char *out = NULL;
+        size_t len = 0;
         int r = run(e, &out, &len, err);
         if (r < 0)
                 return r;
