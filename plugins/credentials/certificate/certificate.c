@@ -18,7 +18,7 @@
 #include <openssl/pkcs12.h>
 #include <openssl/provider.h>
 #include <openssl/x509v3.h>
-#include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,16 +91,38 @@ static void session_free(struct session *s) {
         free(s);
 }
 
-static pthread_once_t legacy_once = PTHREAD_ONCE_INIT;
-static bool legacy_loaded;
-static OSSL_PROVIDER *legacy_provider, *default_provider;  /* kept for the process's life */
+/* OpenSSL's legacy provider in a library context of the parse's own, made
+ * the thread's default while it lasts: the process's default context (the
+ * one every TLS connection uses) is left as it was, and nothing outlives
+ * the parse. */
+struct legacy {
+        OSSL_LIB_CTX *ctx, *prev;
+        OSSL_PROVIDER *legacy, *default_;
+};
 
-static void load_legacy(void) {
-        /* loading "legacy" into the default context hides "default" unless
-         * it is loaded explicitly too */
-        legacy_provider = OSSL_PROVIDER_load(NULL, "legacy");
-        default_provider = OSSL_PROVIDER_load(NULL, "default");
-        legacy_loaded = legacy_provider && default_provider;
+static void legacy_leave(struct legacy *l) {
+        if (l->prev)
+                OSSL_LIB_CTX_set0_default(l->prev);
+        OSSL_PROVIDER_unload(l->default_);
+        OSSL_PROVIDER_unload(l->legacy);
+        OSSL_LIB_CTX_free(l->ctx);
+        *l = (struct legacy){0};
+}
+
+static bool legacy_enter(struct legacy *l) {
+        *l = (struct legacy){.ctx = OSSL_LIB_CTX_new()};
+        if (l->ctx) {
+                /* "default" too: with "legacy" loaded explicitly, it is not
+                 * loaded by itself */
+                l->legacy = OSSL_PROVIDER_load(l->ctx, "legacy");
+                l->default_ = OSSL_PROVIDER_load(l->ctx, "default");
+        }
+        if (!l->legacy || !l->default_) {
+                legacy_leave(l);
+                return false;
+        }
+        l->prev = OSSL_LIB_CTX_set0_default(l->ctx);
+        return true;
 }
 
 static char *bio_text(BIO *b) {
@@ -138,56 +160,31 @@ static int read_password(const struct conf *c, char **ret, struct ka_error *err)
         return 0;
 }
 
-static int load_p12(const struct conf *c, struct session *s, struct ka_error *err) {
-        char *der;
-        size_t len;
-        int r = cu_host->read_file(c->p12_file, CU_FILE_MAX, &der, &len, err);
-        if (r < 0)
-                return r;
-        char *pass;
-        r = read_password(c, &pass, err);
-        if (r < 0) {
-                free(der);
-                return r;
-        }
+/* Parses the PKCS#12 file into PEM in the session, within the thread's
+ * current default library context; -EPROTONOSUPPORT (err untouched) when
+ * it needs algorithms that context lacks. */
+static int parse_p12(const struct conf *c, const char *der, size_t len, const char *pass, struct session *s,
+                     struct ka_error *err) {
+        const unsigned char *p = (const unsigned char *)der;
+        PKCS12 *p12 = d2i_PKCS12(NULL, &p, (long)len);
+        if (!p12)
+                return cu_host->error_set(err, -EINVAL, "%s: not a PKCS#12 file", c->p12_file);
         EVP_PKEY *key = NULL;
         X509 *cert = NULL;
         STACK_OF(X509) *chain = NULL;
+        int r = 0;
         ERR_clear_error();
-        for (int pass_no = 0; pass_no < 2 && r == 0; pass_no++) {
-                const unsigned char *p = (const unsigned char *)der;
-                PKCS12 *p12 = d2i_PKCS12(NULL, &p, (long)len);
-                if (!p12) {
-                        r = cu_host->error_set(err, -EINVAL, "%s: not a PKCS#12 file", c->p12_file);
-                        break;
-                }
-                int ok = PKCS12_parse(p12, pass, &key, &cert, &chain);
-                PKCS12_free(p12);
-                if (ok == 1)
-                        break;
+        if (PKCS12_parse(p12, pass, &key, &cert, &chain) != 1) {
                 unsigned long e = ERR_peek_last_error();
-                bool unsupported = ERR_GET_REASON(e) == ERR_R_UNSUPPORTED ||
-                                   ERR_GET_LIB(e) == ERR_LIB_EVP;
-                ERR_clear_error();
-                if (pass_no == 0 && unsupported) {
-                        /* RC2/3DES: needs the legacy provider; try again with it */
-                        pthread_once(&legacy_once, load_legacy);
-                        if (legacy_loaded)
-                                continue;
-                        r = cu_host->error_set(err, -ENOTSUP,
-                                               "%s: uses legacy algorithms and OpenSSL's legacy provider cannot be "
-                                               "loaded (install it, or re-export the file with modern algorithms)",
+                if (ERR_GET_REASON(e) == ERR_R_UNSUPPORTED || ERR_GET_LIB(e) == ERR_LIB_EVP)
+                        r = -EPROTONOSUPPORT;
+                else
+                        r = cu_host->error_set(err, -EINVAL,
+                                               "%s: cannot open it (wrong password, or not a client certificate)",
                                                c->p12_file);
-                        break;
-                }
-                r = cu_host->error_set(err, -EINVAL, "%s: cannot open it (wrong password, or not a client certificate)",
-                                       c->p12_file);
-        }
-        cu_host->secret_free(pass);
-        memset(der, 0, len);
-        free(der);
-        if (r == 0 && (!key || !cert))
+        } else if (!key || !cert)
                 r = cu_host->error_set(err, -EINVAL, "%s: holds no private key with its certificate", c->p12_file);
+        PKCS12_free(p12);
         if (r == 0) {
                 BIO *cb = BIO_new(BIO_s_mem()), *kb = BIO_new(BIO_s_mem());
                 PEM_write_bio_X509(cb, cert);
@@ -209,6 +206,42 @@ static int load_p12(const struct conf *c, struct session *s, struct ka_error *er
         X509_free(cert);
         sk_X509_pop_free(chain, X509_free);
         ERR_clear_error();
+        return r;
+}
+
+static int load_p12(const struct conf *c, struct session *s, struct ka_error *err) {
+        char *der;
+        size_t len;
+        int r = cu_host->read_file(c->p12_file, CU_FILE_MAX, &der, &len, err);
+        if (r < 0)
+                return r;
+        char *pass;
+        r = read_password(c, &pass, err);
+        if (r < 0) {
+                free(der);
+                return r;
+        }
+        r = parse_p12(c, der, len, pass, s, err);
+        if (r == -EPROTONOSUPPORT) {
+                /* RC2/3DES: needs the legacy provider; try again with it */
+                struct legacy l;
+                if (!legacy_enter(&l))
+                        r = cu_host->error_set(err, -ENOTSUP,
+                                               "%s: uses legacy algorithms and OpenSSL's legacy provider cannot be "
+                                               "loaded (install it, or re-export the file with modern algorithms)",
+                                               c->p12_file);
+                else {
+                        r = parse_p12(c, der, len, pass, s, err);
+                        legacy_leave(&l);
+                }
+                if (r == -EPROTONOSUPPORT)
+                        r = cu_host->error_set(err, -EINVAL,
+                                               "%s: cannot open it (wrong password, or not a client certificate)",
+                                               c->p12_file);
+        }
+        cu_host->secret_free(pass);
+        memset(der, 0, len);
+        free(der);
         return r;
 }
 
