@@ -37,7 +37,7 @@ static void add_fault(const char *json) {
 }
 
 static void test_errors(struct ka_kube *k, struct ka_kube *restricted) {
-        struct ka_error err;
+        struct ka_error err = {0};
         cJSON *p = pod("err-a", "busybox:1.36"), *got = NULL;
         is_int(ka_kube_pod_create(k, NULL, p, &got, &err), 0, "create: 201");
         ok(ka_json_path_str(got, "metadata.uid") != NULL, "create: the stored pod comes back with a uid");
@@ -82,7 +82,7 @@ static void test_errors(struct ka_kube *k, struct ka_kube *restricted) {
 }
 
 static void test_retries(struct ka_kube *k) {
-        struct ka_error err;
+        struct ka_error err = {0};
         struct ka_kube_counters c0, c1;
         const char *path = "/api/v1/namespaces/ci/pods";
 
@@ -126,7 +126,7 @@ static void test_retries(struct ka_kube *k) {
 }
 
 static void test_reuse_and_caps(struct ka_kube *k) {
-        struct ka_error err;
+        struct ka_error err = {0};
         struct ka_kube_counters c0, c1;
         ka_kube_counters(k, &c0);
         for (int i = 0; i < 20; i++)
@@ -173,7 +173,7 @@ static void test_reuse_and_caps(struct ka_kube *k) {
 }
 
 static void test_identity(struct ka_kube *k, struct ka_kube *restricted) {
-        struct ka_error err;
+        struct ka_error err = {0};
         cJSON *v = NULL, *ui = NULL;
         is_int(ka_kube_server_version(k, &v, &err), 0, "server version");
         ok(ka_json_str(v, "gitVersion") != NULL, "server version: gitVersion");
@@ -194,7 +194,7 @@ static int until_scheduled(void *ud, const char *data, size_t len) {
 }
 
 static void test_list_and_logs(struct ka_kube *k) {
-        struct ka_error err;
+        struct ka_error err = {0};
         for (int i = 0; i < 7; i++) {
                 char name[32];
                 snprintf(name, sizeof(name), "list-%d", i);

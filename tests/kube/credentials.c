@@ -30,7 +30,7 @@ static char *file_text(const char *name) {
         _cleanup_free_ char *p = path(name);
         char *data = NULL;
         size_t len;
-        struct ka_error err;
+        struct ka_error err = {0};
         if (ka_read_file(p, 1u << 20, &data, &len, &err) < 0)
                 return ka_strdup("");
         while (len > 0 && data[len - 1] == '\n')
@@ -66,7 +66,7 @@ static int try_get(const char *name, const char *yaml, bool insecure, struct ka_
 static void test_token(void) {
         _cleanup_free_ char *ca = path("ca.crt"), *other = path("other-ca.crt"), *tf = path("sa-token");
         _cleanup_free_ char *admin = file_text("token-admin");
-        struct ka_error err;
+        struct ka_error err = {0};
         char yaml[2048];
 
         snprintf(yaml, sizeof(yaml), "{token: \"%s\", caFile: %s}", admin, ca);
@@ -117,7 +117,7 @@ static void test_certificate(void) {
         _cleanup_free_ char *ca = path("ca.crt"), *crt = path("admin.crt"), *key = path("admin.key");
         _cleanup_free_ char *p12 = path("client.p12"), *legacy = path("client-legacy.p12"), *pass = path("client.p12.pass");
         _cleanup_free_ char *other_key = path("cert-user.key");
-        struct ka_error err;
+        struct ka_error err = {0};
         char yaml[2048];
 
         snprintf(yaml, sizeof(yaml), "{certFile: %s, keyFile: %s, caFile: %s}", crt, key, ca);
@@ -147,7 +147,7 @@ static void test_service_account(void) {
         setenv("KUBERNETES_SERVICE_PORT", port, 1);
         char yaml[1024];
         snprintf(yaml, sizeof(yaml), "{dir: %s}", dir);
-        struct ka_error err;
+        struct ka_error err = {0};
         is_int(try_get("service-account", yaml, false, &err), 0, "service-account: in-cluster token and CA (%s)",
                err.msg);
         struct ka_kube_cred *cred;
@@ -188,7 +188,7 @@ static int exec_calls(const char *file) {
 static void test_kubeconfig(void) {
         static const char *const modes[] = {"kubeconfig-token", "kubeconfig-tokenfile", "kubeconfig-cert",
                                             "kubeconfig-cert-data", "kubeconfig-exec", "kubeconfig-insecure"};
-        struct ka_error err;
+        struct ka_error err = {0};
         char yaml[1024];
         for (size_t i = 0; i < KA_ARRAY_SIZE(modes); i++) {
                 _cleanup_free_ char *kc = path(modes[i]);
@@ -312,7 +312,7 @@ static void test_kubeconfig(void) {
 static void test_autodetect(void) {
         _cleanup_free_ char *kc = path("kubeconfig-token"), *home = path("nohome");
         struct ka_kube_cred *cred = NULL;
-        struct ka_error err;
+        struct ka_error err = {0};
         unsetenv("KUBERNETES_SERVICE_HOST");
         setenv("KUBECONFIG", kc, 1);
         is_int(ka_kube_cred_autodetect(&reg, &cred, &err), 0, "autodetect: finds a kubeconfig");
@@ -348,7 +348,7 @@ static void test_log_http(void) {
         char yaml[1024];
         snprintf(yaml, sizeof(yaml), "{token: \"%s\", caFile: %s}", admin, ca);
         struct ka_kube_cred *cred;
-        struct ka_error err;
+        struct ka_error err = {0};
         if (cred_open(&reg, "token", yaml, &cred, &err) < 0) {
                 ok(false, "open: %s", err.msg);
                 return;

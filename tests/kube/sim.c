@@ -93,7 +93,7 @@ struct ka_kube *sim_client(const struct sim *s, const struct ka_registry *reg, c
         _cleanup_free_ char *yaml =
                 ka_asprintf("{tokenFile: %s, caFile: %s, namespace: ci, server: \"%s\"}", tf, ca, s->server);
         struct ka_kube_cred *cred;
-        struct ka_error err;
+        struct ka_error err = {0};
         if (cred_open(reg, "token", yaml, &cred, &err) < 0) {
                 tap_diag("open %s: %s", token_file, err.msg);
                 return NULL;
@@ -108,7 +108,7 @@ int get(struct ka_kube *k, const char *path, struct ka_error *err) {
 }
 
 void write_text(const char *path, const char *text, unsigned mode) {
-        struct ka_error err;
+        struct ka_error err = {0};
         if (ka_write_file_atomic(path, text, strlen(text), mode, &err) < 0)
                 tap_diag("write %s: %s", path, err.msg);
 }

@@ -83,7 +83,7 @@ static const char *const simple = "{\"containers\":[{\"name\":\"jnlp\",\"image\"
 
 static int create(struct ka_kube *k, const char *name, const char *spec) {
         cJSON *p = make_pod(name, "\"test\":\"watch\"", spec ? spec : simple);
-        struct ka_error err;
+        struct ka_error err = {0};
         int r = ka_kube_pod_create(k, NULL, p, NULL, &err);
         if (r < 0)
                 tap_diag("create %s: %s", name, err.msg);
@@ -94,7 +94,7 @@ static int create(struct ka_kube *k, const char *name, const char *spec) {
 static void destroy(struct ka_kube *k, const char *name) {
         struct ka_kube_delete_options o = KA_KUBE_DELETE_DEFAULTS;
         o.grace_period_s = 0;
-        struct ka_error err;
+        struct ka_error err = {0};
         ka_kube_pod_delete(k, NULL, name, &o, NULL, &err);
 }
 
@@ -116,7 +116,7 @@ static void check_no_duplicates(const char *when) {
 }
 
 static void test_informer(struct ka_kube *k) {
-        struct ka_error err;
+        struct ka_error err = {0};
         struct ka_informer *inf = NULL, *again = NULL;
         is_int(ka_informer_acquire(k, NULL, "test=watch", &inf, &err), 0, "informer starts");
         is_int(ka_informer_acquire(k, "ci", "test=watch", &again, &err), 0, "acquire again");
@@ -237,7 +237,7 @@ static void expect(struct ka_informer *inf, const char *name, enum ka_pod_outloo
 }
 
 static void test_status(struct ka_kube *k) {
-        struct ka_error err;
+        struct ka_error err = {0};
         struct ka_informer *inf;
         ka_informer_acquire(k, NULL, "test=watch", &inf, &err);
         struct ka_informer_sub *sub = ka_informer_subscribe(inf, on_event, NULL, false);

@@ -20,7 +20,7 @@ static int status_error(int code, const char *body, struct ka_error *err) {
 }
 
 static void test_status(void) {
-        struct ka_error err;
+        struct ka_error err = {0};
         is_int(status_error(403, "{\"kind\":\"Status\",\"message\":\"pods \\\"a\\\" is forbidden: violates PodSecurity "
                                  "\\\"restricted:latest\\\": privileged\",\"reason\":\"Forbidden\",\"code\":403}",
                             &err),
@@ -73,7 +73,7 @@ static void test_lines(void) {
 
         enum ka_watch_type t;
         cJSON *o = NULL;
-        struct ka_error err;
+        struct ka_error err = {0};
         const char *ev = "{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":{\"resourceVersion\":\"12\"}}}";
         is_int(ka_kube_watch_event_parse(ev, strlen(ev), &t, &o, &err), 0, "a bookmark parses");
         is_int(t, KA_WATCH_BOOKMARK, "type BOOKMARK");

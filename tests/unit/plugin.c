@@ -30,7 +30,7 @@ static int load(struct ka_registry *reg, const char *name, struct ka_error *err)
 
 static void test_refusals(void) {
         struct ka_registry reg = {0};
-        struct ka_error err;
+        struct ka_error err = {0};
 
         is_int(load(&reg, "test-good", &err), 0, "a good plugin loads");
         const struct kubeagent_plugin_handle *h = ka_registry_find(&reg, KUBEAGENT_KIND_VOLUME, "test-good");
@@ -125,7 +125,7 @@ struct good_conf {
 
 static void test_cfgmap(void) {
         struct ka_registry reg = {0};
-        struct ka_error err;
+        struct ka_error err = {0};
         load(&reg, "test-good", &err);
         const struct kubeagent_plugin_handle *h = ka_registry_find(&reg, KUBEAGENT_KIND_VOLUME, "test-good");
 
@@ -208,7 +208,7 @@ static void test_retention(void) {
         _cleanup_(ka_strv_freep) char **dirs = ka_plugin_search_path(NULL);
         is_int(ka_registry_load_path(&reg, dirs, &d), 0, "the built plugins load without refusal");
         ka_diags_free(&d);
-        struct ka_error err;
+        struct ka_error err = {0};
         is_int(load(&reg, "test-duplicate-symbol", &err), -EEXIST, "a symbol another plugin serves is refused");
         like(err.msg, "\"onFailure\" is already served by plugin \"on-failure\"", "duplicate symbol: clear reason");
         const char *failed = "{\"status\":{\"phase\":\"Failed\"}}";
