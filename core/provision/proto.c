@@ -179,6 +179,7 @@ const struct ka_bus_field *ka_proto_work_fields(const char *op) {
 
 static const struct ka_bus_field ev_created[] = {
         {"kind", KA_BUS_F_STRING, REQ, 16, NULL},
+        {"cloud", KA_BUS_F_STRING, REQ, URL_MAX, NULL},
         {"namespace", KA_BUS_F_STRING, REQ, NAME_MAX_, NULL},
         {"uid", KA_BUS_F_STRING, REQ, 64, NULL},
         {"adopted", KA_BUS_F_BOOL, REQ, 0, NULL},

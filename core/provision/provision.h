@@ -63,19 +63,14 @@ bool ka_prov_ready(struct ka_prov *p, char **ret_why);
 
 /* ---- garbage collection ---- */
 
-struct ka_prov_gc_entry {
-        char *what;   /* "pod" or "node" */
-        char *where;  /* "cloud/namespace" or the frontend */
-        char *name;
-        char *reason; /* "heartbeat 12m ago, no agent" */
-};
+/* What garbage collection did lately, oldest first (at most 200):
+ * [{what: "pod"|"node", name, cloud?, namespace?, frontend?, reason, at}]. */
+cJSON *ka_prov_gc_json(struct ka_prov *p);
 
-struct ka_prov_gc_report {
-        struct ka_prov_gc_entry *v;
-        size_t n;
-        bool dry_run;
-};
-
-void ka_prov_gc_report_free(struct ka_prov_gc_report *r);
+/* Whether a pod with kubeagent's labels and no agent behind it is garbage:
+ * its heartbeat (KA_ANN_LAST_REFRESH, Unix ms; 0: absent) is older than
+ * timeout_ms.  Pods without a heartbeat are never garbage.  With a
+ * reason: "heartbeat 12m ago" (into why, size bytes). */
+bool ka_gc_stale(int64_t last_refresh, int64_t now_wall, int64_t timeout_ms, char *why, size_t size);
 
 #endif

@@ -159,7 +159,12 @@ static void agent_free(struct agent *a) {
         free(a);
 }
 
+#define FORGOTTEN_KEEP_MS (10 * 60000)
+
 static void agent_forget(struct ka_prov *P, struct agent *a) {
+        int64_t *when = ka_new0(int64_t, 1);
+        *when = now_ms();
+        free(ka_hashmap_put(&P->forgotten, a->name, when));
         ka_hashmap_remove(&P->agents, a->name);
         agent_free(a);
         P->dirty = true;
@@ -198,7 +203,7 @@ static void agent_derive(struct ka_prov *P, struct agent *a) {
         else if (ka_streq(n, "busy"))
                 s = AS_BUSY;
         else if (ka_streq(n, "idle") || (ka_streq(n, "online") && a->ever_busy))
-                s = AS_IDLE;
+                s = AS_IDLE; /* "idle" is idle after a build */
         else if (ka_streq(n, "online"))
                 s = AS_ONLINE;
         else if (a->pod.ready)
@@ -217,7 +222,7 @@ static void agent_derive(struct ka_prov *P, struct agent *a) {
                 observe(P, "online", a->demand_at, t);
                 ka_log_info("provision", "agent %s is online", a->name);
         }
-        if (s == AS_BUSY)
+        if (s == AS_BUSY || s == AS_IDLE)
                 a->ever_busy = true;
         if (s == AS_IDLE && a->state != AS_IDLE)
                 a->idle_since = t;
@@ -394,13 +399,18 @@ static void on_hello(struct ka_prov *P, struct frontend *fe, const cJSON *m) {
         fe->gen++;
         frontend_clear_demand(fe);
         ka_log_info("provision", "frontend %s: %s", fe->name, fe->url);
-        /* registrations it may have lost with its previous life */
+        /* registrations and deletions it may have lost with its previous life */
         size_t it = 0;
         void *v;
+        while (ka_hashmap_next(&fe->nodes, &it, NULL, &v))
+                ((struct nodeview *)v)->delete_sent = false;
+        it = 0;
         while (ka_hashmap_next(&P->agents, &it, NULL, &v)) {
                 struct agent *a = v;
                 if (a->fe == fe && !a->ending && !a->registered)
                         a->register_retry_at = now_ms();
+                if (a->fe == fe && a->ending && !a->node_done)
+                        a->node_delete_sent = false;
         }
 }
 
@@ -529,6 +539,12 @@ static void on_register_failed(struct ka_prov *P, struct frontend *fe, const cJS
         ka_sched_end(P, a, msg, true, true);
 }
 
+/* What the node's state means for its agent. */
+static void check_node(struct ka_prov *P, struct agent *a) {
+        if (!a->ending && a->state == AS_IDLE && a->ever_busy && a->tmpl && a->tmpl->idle_minutes <= 0)
+                ka_sched_end(P, a, "its build finished (a single-use agent)", false, false);
+}
+
 static void on_state(struct ka_prov *P, struct frontend *fe, const cJSON *m) {
         const char *name = ka_json_str(m, "name"), *state = ka_json_str(m, "state");
         static const char *const states[] = {"offline", "online", "busy", "idle", "gone", NULL};
@@ -582,8 +598,7 @@ static void on_state(struct ka_prov *P, struct frontend *fe, const cJSON *m) {
                 a->build_result = ka_strdup(ka_json_str(m, "result"));
         }
         agent_derive(P, a);
-        if (a->state == AS_IDLE && a->ever_busy && a->tmpl && a->tmpl->idle_minutes <= 0)
-                ka_sched_end(P, a, "its build finished (a single-use agent)", false, false);
+        check_node(P, a);
 }
 
 static void on_message(struct ka_prov *P, const struct ka_bus_core_event *ev) {
@@ -616,7 +631,9 @@ static void on_message(struct ka_prov *P, const struct ka_bus_core_event *ev) {
 
 static char *summary_text(const struct ka_pod_summary *s) {
         struct ka_buf b = KA_BUF_INIT(0);
-        if (s->outlook == KA_POD_FINISHED && s->container && s->exit_code >= 0)
+        if (s->outlook == KA_POD_FINISHED && s->deleting && ka_streq(s->reason, "Terminating"))
+                ka_buf_puts(&b, "Pod deleted (by someone else: it is terminating)");
+        else if (s->outlook == KA_POD_FINISHED && s->container && s->exit_code >= 0)
                 ka_buf_printf(&b, "Pod failed because container terminated (Reason: %s, Container: %s, Exit code: %d)",
                               s->reason ? s->reason : "?", s->container, s->exit_code);
         else if (s->outlook == KA_POD_FINISHED)
@@ -732,8 +749,9 @@ static void adopt(struct ka_prov *P, size_t ci, const cJSON *e) {
         const struct ka_cloud *c = P->o.cfg->clouds[ci];
         const char *name = ka_json_str(e, "name"), *fe_name = ka_json_str(e, "frontend");
         const char *tmpl = ka_json_str(e, "template");
-        if (ka_json_bool(e, "kept", false) || ka_hashmap_get(&P->agents, name))
-                return;
+        if (ka_json_bool(e, "kept", false) || ka_json_bool(e, "deleting", false) || ka_hashmap_get(&P->agents, name) ||
+            ka_hashmap_get(&P->forgotten, name))
+                return; /* kept by retention, going away, known, or ended meanwhile */
         if (!fe_name) {
                 ka_log_warn("provision", "pod %s/%s carries no %s annotation: left to garbage collection",
                             ka_json_str(e, "namespace"), name, KA_ANN_FRONTEND);
@@ -753,7 +771,8 @@ static void adopt(struct ka_prov *P, size_t ci, const cJSON *e) {
         if (planned)
                 a->planned_wall = planned;
         a->created_at = a->submitted_at = now_ms();
-        ka_pod_summary_from_json(e, &a->pod);
+        if (ka_json_str(e, "phase"))
+                ka_pod_summary_from_json(e, &a->pod);
         cJSON *w = cJSON_CreateObject();
         ka_json_set_str(w, "op", "pod");
         ka_json_set_str(w, "cloud", c->name);
@@ -771,8 +790,19 @@ static void adopt(struct ka_prov *P, size_t ci, const cJSON *e) {
         cJSON_Delete(w);
         ka_log_info("provision", "found pod %s/%s of agent %s (%s): following it again", a->ns, a->name, a->name,
                     a->pod.phase ? a->pod.phase : "?");
+        /* what its frontend says of the node, if it said it already */
+        struct nodeview *nv = ka_hashmap_get(&a->fe->nodes, name);
+        if (nv) {
+                a->node_gen = nv->gen;
+                a->node_state = ka_strdup(nv->state);
+                a->build_result = ka_strdup(nv->result);
+                nv->orphan_since = 0;
+        }
         agent_derive(P, a);
         check_pod(P, a);
+        check_node(P, a);
+        if (!a->ending && a->fe->synced && (!nv || nv->gen != a->fe->gen))
+                node_gone(P, a);
 }
 
 static void on_list_event(struct ka_prov *P, size_t ci, const char *kind, const cJSON *d) {
@@ -806,6 +836,19 @@ static void on_job_event(struct ka_prov *P, const struct ka_bus_core_event *ev) 
         const char *name = slash ? slash + 1 : "";
         struct agent *a = ka_hashmap_get(&P->agents, name);
         if (ka_startswith(ev->job, "pod/")) {
+                if (!a && !strcmp(kind, "created")) {
+                        /* a pod a worker created for a core before this one */
+                        for (size_t i = 0; i < P->o.cfg->n_clouds; i++) {
+                                if (!ka_streq(P->o.cfg->clouds[i]->name, ka_json_str(ev->data, "cloud")))
+                                        continue;
+                                cJSON *e = cJSON_Duplicate(ev->data, true);
+                                ka_json_set_str(e, "name", name);
+                                adopt(P, i, e);
+                                cJSON_Delete(e);
+                                break;
+                        }
+                        return;
+                }
                 if (a && !a->ending)
                         on_pod_event(P, a, kind, ev->data, ev->final);
                 else if (a && !strcmp(kind, "gone"))
@@ -816,9 +859,16 @@ static void on_job_event(struct ka_prov *P, const struct ka_bus_core_event *ev) 
                 if (a && !strcmp(kind, "ended"))
                         on_end_event(P, a, ev->data);
         } else if (ka_startswith(ev->job, "list/")) {
-                for (size_t i = 0; i < P->o.cfg->n_clouds; i++)
+                for (size_t i = 0; i < P->o.cfg->n_clouds; i++) {
                         if (ka_streq(P->clouds[i].list_job, ev->job))
                                 on_list_event(P, i, kind, ev->data);
+                        else if (ka_streq(P->clouds[i].gc_job, ev->job))
+                                ka_gc_list_event(P, i, kind, ev->data);
+                }
+        } else if (ka_startswith(ev->job, "delete/")) {
+                const char *error = ka_json_str(ev->data, "error");
+                if (error)
+                        ka_log_warn("gc", "%s: %s", ev->job + 7, error);
         } else {
                 ka_log_debug("provision", "event of unknown job %s", ev->job);
         }
@@ -978,7 +1028,21 @@ static int64_t timers(struct ka_prov *P) {
                         next = KA_MIN(next, agent_timers(P, ag, t));
         }
         ka_strv_free(names);
-        return next;
+        /* forget the ended agents' names after a while */
+        const char **old = NULL;
+        size_t n_old = 0;
+        const char *key;
+        it = 0;
+        while (ka_hashmap_next(&P->forgotten, &it, &key, &a)) {
+                if (t - *(int64_t *)a > FORGOTTEN_KEEP_MS) {
+                        old = ka_reallocarray(old, n_old + 1, sizeof(*old));
+                        old[n_old++] = key;
+                }
+        }
+        for (size_t i = 0; i < n_old; i++)
+                free(ka_hashmap_remove(&P->forgotten, old[i]));
+        free(old);
+        return KA_MIN(next, ka_gc_tick(P, t));
 }
 
 /* ---- start-up: what exists already ---- */
@@ -1175,6 +1239,10 @@ void ka_prov_free(struct ka_prov *P) {
         while (ka_hashmap_next(&P->frontends, &it, NULL, &v))
                 frontend_free(v);
         ka_hashmap_free(&P->frontends);
+        it = 0;
+        while (ka_hashmap_next(&P->forgotten, &it, NULL, &v))
+                free(v);
+        ka_hashmap_free(&P->forgotten);
         for (size_t i = 0; i < P->o.cfg->n_clouds; i++) {
                 free(P->clouds[i].list_job);
                 free(P->clouds[i].gc_job);
@@ -1184,6 +1252,7 @@ void ka_prov_free(struct ka_prov *P) {
                 free(P->clouds[i].remote_fs);
         }
         free(P->clouds);
+        cJSON_Delete(P->gc_log);
         ka_bus_core_free(P->bus);
         pthread_mutex_destroy(&P->lock);
         free(P);

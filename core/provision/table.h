@@ -109,11 +109,13 @@ struct ka_prov {
         pthread_mutex_t lock;
         struct ka_hashmap agents;    /* name -> struct agent */
         struct ka_hashmap frontends; /* peer name -> struct frontend */
+        struct ka_hashmap forgotten; /* agents that ended lately -> when (int64_t *): a late list must not revive them */
         struct cloudstate *clouds;
         uint64_t seq; /* for job ids */
         bool dirty;   /* something changed: plan again */
         int64_t started;
-        struct ka_prov_gc_report *gc_report; /* the last garbage collection */
+        cJSON *gc_log;  /* what garbage collection did (ka_prov_gc_json) */
+        uint64_t gc_seq;
         atomic_bool stop;
         /* metrics */
         struct ka_metric *m_agents, *m_created, *m_deleted, *m_failed, *m_latency, *m_cap, *m_gc, *m_planned;
@@ -126,6 +128,9 @@ void ka_sched_fail_items(struct ka_prov *P, struct frontend *fe, const int64_t *
                          const struct demand *d);
 void ka_sched_register(struct ka_prov *P, struct agent *a);
 struct agent *ka_sched_agent_new(struct ka_prov *P, const char *name, struct frontend *fe, size_t ci, size_t ti);
+/* gc.c: start passes, delete orphan nodes; the next deadline */
+int64_t ka_gc_tick(struct ka_prov *P, int64_t now);
+void ka_gc_list_event(struct ka_prov *P, size_t ci, const char *kind, const cJSON *data);
 /* plan.c */
 void ka_plan(struct ka_prov *P, struct frontend *fe);
 bool ka_plan_live(const struct agent *a);

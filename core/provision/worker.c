@@ -36,6 +36,7 @@
 #define RETRY_MIN_MS 1000
 #define RETRY_MAX_MS 30000
 #define TIMER_PERIOD_MS 1000
+#define REFRESH_MIN_GAP_MS 5000
 
 struct ka_worker;
 struct wpod;
@@ -95,7 +96,8 @@ struct wpod {
         struct ka_pod_summary cur;
         bool have_cur;
         uint64_t cur_rv;
-        int64_t last_refresh;
+        int64_t last_refresh;  /* the heartbeat the pod carries (Unix ms) */
+        int64_t refreshed_at;  /* when this worker last refreshed it (monotonic ms) */
         struct ka_pod_summary sent;
         bool have_sent;
         unsigned backoffs;
@@ -418,8 +420,8 @@ static void set_cur(struct wpod *p, struct ka_pod_summary *s, uint64_t rv, int64
         p->have_cur = true;
         if (rv)
                 p->cur_rv = rv;
-        if (last_refresh > p->last_refresh)
-                p->last_refresh = last_refresh;
+        if (last_refresh)
+                p->last_refresh = last_refresh; /* what the pod says, even older than before */
 }
 
 static void report_gone(struct ka_worker *w, struct wpod *p) {
@@ -622,6 +624,7 @@ static void do_create(struct task *t) {
                 }
         }
         cJSON *d = event("created");
+        ka_json_set_str(d, "cloud", t->c->cloud->name);
         ka_json_set_str(d, "namespace", t->ns);
         ka_json_set_str(d, "uid", uid ? uid : "");
         ka_json_set_bool(d, "adopted", adopted);
@@ -972,6 +975,7 @@ static void start_pod_job(struct ka_worker *w, struct wcloud *c, const char *job
                 if (resumed && p->created) {
                         /* a new epoch (a new core): say again what is */
                         cJSON *d = event("created");
+                        ka_json_set_str(d, "cloud", c->cloud->name);
                         ka_json_set_str(d, "namespace", p->ns);
                         ka_json_set_str(d, "uid", p->cur.uid ? p->cur.uid : "");
                         ka_json_set_bool(d, "adopted", true);
@@ -996,6 +1000,7 @@ static void start_pod_job(struct ka_worker *w, struct wcloud *c, const char *job
         if (p->created) {
                 /* already followed here (the same pod under a job given again) */
                 cJSON *d = event("created");
+                ka_json_set_str(d, "cloud", c->cloud->name);
                 ka_json_set_str(d, "namespace", p->ns);
                 ka_json_set_str(d, "uid", p->cur.uid ? p->cur.uid : "");
                 ka_json_set_bool(d, "adopted", true);
@@ -1070,7 +1075,9 @@ static void timers(struct ka_worker *w) {
                         if (!p->created && p->retry_at && now >= p->retry_at) {
                                 p->retry_at = 0;
                                 submit(w, task_new(T_CREATE, p->c, p, p->job, p->work));
-                        } else if (p->created && p->heartbeat_ms > 0 && wall - p->last_refresh >= p->heartbeat_ms) {
+                        } else if (p->created && p->heartbeat_ms > 0 && wall - p->last_refresh >= p->heartbeat_ms &&
+                                   now - p->refreshed_at >= REFRESH_MIN_GAP_MS) {
+                                p->refreshed_at = now; /* the watch shows the new value a moment later */
                                 submit(w, task_new(T_REFRESH, p->c, p, NULL, NULL));
                         }
                 }

@@ -2,6 +2,7 @@
 #include "provision/proto.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,8 +76,7 @@ static bool connected(struct harness *h, void *ud) {
 }
 
 bool h_start(struct harness *h, const char *clouds, const char *const *extra_sim, const char **why) {
-        *h = (struct harness){.auto_register = true, .auto_online = true, .auto_gone = true, .efd = -1};
-        ka_log_setup("test", getenv("KA_TEST_LOG") ? KA_LOG_DEBUG : KA_LOG_WARN, KA_LOG_TEXT);
+        *h = (struct harness){.auto_register = true, .auto_online = true, .auto_gone = true, .efd = -1, .log_fd = -1};
         if (!sim_start(&h->sim, extra_sim, why))
                 return false;
         pthread_mutex_init(&h->lock, NULL);
@@ -84,6 +84,10 @@ bool h_start(struct harness *h, const char *clouds, const char *const *extra_sim
         h->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         char tmpl[] = "/tmp/ka-prov-XXXXXX";
         h->dir = ka_strdup(mkdtemp(tmpl));
+        h->log_path = ka_path_join(h->dir, "kubeagentd.log");
+        h->log_fd = open(h->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        ka_log_setup("test", getenv("KA_TEST_LOG") ? KA_LOG_DEBUG : KA_LOG_INFO, KA_LOG_TEXT);
+        ka_log_set_fd(h->log_fd);
         plugins_load(&h->reg);
 
         /* the config */
@@ -213,9 +217,23 @@ void h_stop(struct harness *h) {
         }
         ka_hashmap_free(&h->pods);
         msgs_free(h);
+        cJSON_Delete(h->demand);
         cJSON_Delete(h->pending);
         if (h->efd >= 0)
                 close(h->efd);
+        if (h->log_fd >= 0) {
+                if (getenv("KA_TEST_LOG")) {
+                        char *text = NULL;
+                        size_t len;
+                        struct ka_error err = {0};
+                        if (ka_read_file(h->log_path, 64 << 20, &text, &len, &err) == 0)
+                                fputs(text, stderr);
+                        free(text);
+                }
+                ka_log_set_fd(2);
+                close(h->log_fd);
+        }
+        free(h->log_path);
         if (h->dir) {
                 _cleanup_free_ char *cmd = ka_asprintf("rm -rf '%s'", h->dir);
                 if (system(cmd) != 0)
@@ -263,6 +281,23 @@ void h_node_state(struct harness *h, const char *name, const char *state, const 
         if (n && n->labels)
                 ka_json_set_str(m, "labels", n->labels);
         h_send(h, "agent.state", m);
+        if (n && !strcmp(state, "gone")) {
+                ka_hashmap_remove(&h->nodes, name);
+                free(n->name);
+                free(n->state);
+                free(n->labels);
+                free(n);
+        }
+}
+
+void h_node_add(struct harness *h, const char *name, const char *labels) {
+        struct h_node *n = ka_new0(struct h_node, 1);
+        n->name = ka_strdup(name);
+        n->state = ka_strdup("offline");
+        n->labels = ka_strdup(labels);
+        n->registered = true;
+        ka_hashmap_put(&h->nodes, name, n);
+        h_node_state(h, name, "offline", NULL);
 }
 
 void h_demand(struct harness *h, const char *expression, const int64_t *ids, size_t n) {
@@ -275,6 +310,10 @@ void h_demand(struct harness *h, const char *expression, const int64_t *ids, siz
                 cJSON_AddItemToArray(items, it);
         }
         ka_json_set(m, "items", items);
+        if (!h->demand)
+                h->demand = cJSON_CreateObject();
+        cJSON_DeleteItemFromObjectCaseSensitive(h->demand, expression);
+        cJSON_AddItemToObject(h->demand, expression, cJSON_Duplicate(m, true));
         h_send(h, "demand", m);
 }
 
@@ -289,6 +328,8 @@ static void say_hello(struct harness *h) {
                 struct h_node *n = v;
                 h_node_state(h, n->name, n->state, NULL);
         }
+        const cJSON *d;
+        cJSON_ArrayForEach(d, h->demand) h_send(h, "demand", cJSON_Duplicate(d, true));
         h_send(h, "frontend.synced", cJSON_CreateObject());
         h->synced = true;
 }
@@ -319,13 +360,6 @@ static void on_core_message(struct harness *h, const char *type, cJSON *payload)
                 ka_json_set_str(m, "secret", secret);
                 h_send(h, "agent.registered", m);
         } else if (!strcmp(type, "agent.delete") && h->auto_gone) {
-                struct h_node *n = ka_hashmap_remove(&h->nodes, name);
-                if (n) {
-                        free(n->name);
-                        free(n->state);
-                        free(n->labels);
-                        free(n);
-                }
                 h_node_state(h, name, "gone", NULL);
         } else if (!strcmp(type, "agent.offline")) {
                 struct h_node *n = h_node(h, name);
@@ -440,6 +474,17 @@ const cJSON *h_msg_for(const struct harness *h, const char *type, const char *na
 const cJSON *h_pod(const struct harness *h, const char *name) {
         const struct h_pod *p = ka_hashmap_get(&h->pods, name);
         return p ? p->pod : NULL;
+}
+
+bool h_log_contains(const struct harness *h, const char *text) {
+        char *data = NULL;
+        size_t len;
+        struct ka_error err = {0};
+        if (ka_read_file(h->log_path, 64 << 20, &data, &len, &err) < 0)
+                return false;
+        bool found = strstr(data, text) != NULL;
+        free(data);
+        return found;
 }
 
 double h_metric(const char *series) {

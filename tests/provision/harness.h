@@ -47,6 +47,8 @@ struct h_pod {
 struct harness {
         struct sim sim;
         char *dir;
+        char *log_path; /* the daemon's log (info and up); KA_TEST_LOG=1 prints it at the end */
+        int log_fd;
         struct ka_registry reg;
         struct ka_document doc;
         bool have_doc;
@@ -63,6 +65,7 @@ struct harness {
         struct ka_hashmap nodes; /* name -> struct h_node */
         struct h_msg *msgs;
         size_t n_msgs;
+        cJSON *demand; /* expression -> the last demand sent (sent again after a reconnect) */
         /* the simulator's pods, as the test's own watch sees them */
         struct ka_kube *kube;
         struct ka_informer *inf;
@@ -100,10 +103,15 @@ const cJSON *h_msg(const struct harness *h, const char *type, size_t n);
 const cJSON *h_msg_for(const struct harness *h, const char *type, const char *name);
 struct h_node *h_node(struct harness *h, const char *name);
 size_t h_nodes(const struct harness *h);
+/* A node the frontend has without the core asking (as Jenkins would list
+ * one created before a restart), reported offline. */
+void h_node_add(struct harness *h, const char *name, const char *labels);
 
 /* ---- the simulator ---- */
 /* The live pod named name (NULL when none); its phase. */
 const cJSON *h_pod(const struct harness *h, const char *name);
+/* Whether the daemon's log so far contains text. */
+bool h_log_contains(const struct harness *h, const char *text);
 /* A metric's value from the process registry ("name{a=\"b\"}" text lookup). */
 double h_metric(const char *series);
 
