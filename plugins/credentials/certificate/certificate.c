@@ -26,20 +26,16 @@
 #include "../common/credutil.h"
 
 struct conf {
-        char *server;
+        struct cu_server_conf srv;
         char *p12_file;
         char *password;
         char *password_file;
         char *cert_file;
         char *key_file;
-        char *ca_file;
-        char *ca_data;
-        char *namespace_;
 };
 
 static const struct kubeagent_config_key keys[] = {
-        {"server", KUBEAGENT_CFG_STRING, NULL, 0, offsetof(struct conf, server),
-         "API server URL (the cloud's serverUrl overrides it)"},
+        CU_KEY_SERVER(struct conf, srv),
         {"p12File", KUBEAGENT_CFG_PATH, NULL, 0, offsetof(struct conf, p12_file),
          "PKCS#12 (.p12, .pfx) file with the client certificate and key"},
         {"password", KUBEAGENT_CFG_SECRET, NULL, 0, offsetof(struct conf, password), "password of the p12File"},
@@ -48,16 +44,15 @@ static const struct kubeagent_config_key keys[] = {
         {"certFile", KUBEAGENT_CFG_PATH, NULL, 0, offsetof(struct conf, cert_file),
          "PEM client certificate (with keyFile)"},
         {"keyFile", KUBEAGENT_CFG_PATH, NULL, 0, offsetof(struct conf, key_file), "PEM private key of certFile"},
-        {"caFile", KUBEAGENT_CFG_PATH, NULL, 0, offsetof(struct conf, ca_file), "PEM file of the cluster CA"},
-        {"caData", KUBEAGENT_CFG_STRING, NULL, 0, offsetof(struct conf, ca_data),
-         "the cluster CA as PEM text or base64 of it"},
-        {"namespace", KUBEAGENT_CFG_STRING, NULL, 0, offsetof(struct conf, namespace_),
-         "default namespace (the cloud's namespace overrides it)"},
+        CU_KEY_CA_FILE(struct conf, srv),
+        CU_KEY_CA_DATA(struct conf, srv),
+        CU_KEY_NAMESPACE(struct conf, srv),
         {NULL},
 };
 
 struct session {
-        char *server, *namespace_, *ca_pem, *description;
+        struct cu_server srv;
+        char *description;
         char *cert_pem;
         char *key_pem;                  /* secret */
 };
@@ -74,17 +69,14 @@ static int validate(void *state, const void *conf_, const struct kubeagent_confi
         if (c->p12_file && c->password && c->password_file)
                 return cu_host->error_at(err, src, "passwordFile", -EINVAL,
                                          "give password or passwordFile, not both");
-        if (c->ca_file && c->ca_data)
-                return cu_host->error_at(err, src, "caData", -EINVAL, "give caFile or caData, not both");
-        return 0;
+        return cu_server_validate(&c->srv, src, err);
 }
 
-static void session_free(struct session *s) {
+static void close_(void *session) {
+        struct session *s = session;
         if (!s)
                 return;
-        free(s->server);
-        free(s->namespace_);
-        free(s->ca_pem);
+        cu_server_clear(&s->srv);
         free(s->description);
         free(s->cert_pem);
         cu_host->secret_free(s->key_pem);
@@ -140,8 +132,7 @@ static char *bio_text(BIO *b) {
 
 static int read_password(const struct conf *c, char **ret, struct ka_error *err) {
         if (c->password) {
-                *ret = cu_strdup(c->password);
-                cu_host->secret_register(*ret);
+                *ret = cu_secret_dup(c->password);
                 return 0;
         }
         if (!c->password_file) {
@@ -253,8 +244,6 @@ static int open_(void *state, const void *conf_, void **ret_session, struct ka_e
         struct session *s = calloc(1, sizeof(*s));
         if (!s)
                 return cu_host->error_set(err, -ENOMEM, "out of memory");
-        s->server = cu_strdup(c->server);
-        s->namespace_ = cu_strdup(c->namespace_);
         int r;
         if (c->p12_file) {
                 r = load_p12(c, s, err);
@@ -267,12 +256,10 @@ static int open_(void *state, const void *conf_, void **ret_session, struct ka_e
                         r = cu_check_pair(s->cert_pem, s->key_pem, c->key_file, err);
                 s->description = cu_printf("client certificate %s", c->cert_file);
         }
-        if (r == 0 && c->ca_file)
-                r = cu_load_pem(c->ca_file, "CA", &s->ca_pem, err);
-        else if (r == 0 && c->ca_data)
-                r = cu_pem_or_base64(c->ca_data, "CA", "caData", &s->ca_pem, err);
+        if (r == 0)
+                r = cu_server_open(&s->srv, &c->srv, err);
         if (r < 0) {
-                session_free(s);
+                close_(s);
                 return r;
         }
         *ret_session = s;
@@ -283,20 +270,11 @@ static int resolve(void *session, enum kubeagent_refresh_reason reason, struct k
                    struct ka_error *err) {
         (void)reason, (void)err;
         struct session *s = session;
-        *ret = (struct kubeagent_endpoint){
-                .server = cu_strdup(s->server),
-                .namespace_ = cu_strdup(s->namespace_),
-                .ca_pem = cu_strdup(s->ca_pem),
-                .client_cert_pem = cu_strdup(s->cert_pem),
-                .client_key_pem = cu_strdup(s->key_pem),
-                .description = cu_strdup(s->description),
-        };
-        cu_host->secret_register(ret->client_key_pem);
+        *ret = cu_server_endpoint(&s->srv);
+        ret->client_cert_pem = cu_strdup(s->cert_pem);
+        ret->client_key_pem = cu_secret_dup(s->key_pem);
+        ret->description = cu_strdup(s->description);
         return 0;
-}
-
-static void close_(void *session) {
-        session_free(session);
 }
 
 static const struct kubeagent_credential_ops ops = {

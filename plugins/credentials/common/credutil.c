@@ -83,6 +83,46 @@ char *cu_printf(const char *fmt, ...) {
         return r < 0 ? oom(NULL) : s;
 }
 
+char *cu_secret_dup(const char *s) {
+        char *d = cu_strdup(s);
+        if (d)
+                cu_host->secret_register(d);
+        return d;
+}
+
+/* ---- the API server ------------------------------------------------------ */
+
+int cu_server_validate(const struct cu_server_conf *c, const struct kubeagent_config_source *src,
+                       struct ka_error *err) {
+        if (c->ca_file && c->ca_data)
+                return cu_host->error_at(err, src, "caData", -EINVAL, "give caFile or caData, not both");
+        return 0;
+}
+
+int cu_server_open(struct cu_server *s, const struct cu_server_conf *c, struct ka_error *err) {
+        *s = (struct cu_server){.server = cu_strdup(c->server), .namespace_ = cu_strdup(c->namespace_)};
+        if (c->ca_file)
+                return cu_load_pem(c->ca_file, "CA", &s->ca_pem, err);
+        if (c->ca_data)
+                return cu_pem_or_base64(c->ca_data, "CA", "caData", &s->ca_pem, err);
+        return 0;
+}
+
+void cu_server_clear(struct cu_server *s) {
+        free(s->server);
+        free(s->namespace_);
+        free(s->ca_pem);
+        *s = (struct cu_server){0};
+}
+
+struct kubeagent_endpoint cu_server_endpoint(const struct cu_server *s) {
+        return (struct kubeagent_endpoint){
+                .server = cu_strdup(s->server),
+                .namespace_ = cu_strdup(s->namespace_),
+                .ca_pem = cu_strdup(s->ca_pem),
+        };
+}
+
 /* ---- token files ------------------------------------------------------- */
 
 int cu_tokenfile_init(struct cu_tokenfile *tf, const char *path, struct ka_error *err) {
@@ -133,8 +173,7 @@ int cu_tokenfile_get(struct cu_tokenfile *tf, bool force, char **ret_token, int6
                 /* on failure keep the last good token, and try again soon */
                 tf->read_at_ms = now;
         }
-        *ret_token = cu_strdup(tf->token);
-        cu_host->secret_register(*ret_token);
+        *ret_token = cu_secret_dup(tf->token);
         *ret_expires_ms = tf->read_at_ms + CU_TOKENFILE_TTL_MS;
         return 0;
 }
@@ -199,7 +238,7 @@ int cu_pem_or_base64(const char *text, const char *what, const char *origin, cha
                 int r = cu_check_pem(text, strlen(text), what, origin, err);
                 if (r < 0)
                         return r;
-                *ret_pem = cu_strdup(text);
+                *ret_pem = secret ? cu_secret_dup(text) : cu_strdup(text);
         } else {
                 unsigned char *data;
                 size_t len;
@@ -214,8 +253,6 @@ int cu_pem_or_base64(const char *text, const char *what, const char *origin, cha
                 }
                 *ret_pem = (char *)data;
         }
-        if (secret)
-                cu_host->secret_register(*ret_pem);
         return 0;
 }
 

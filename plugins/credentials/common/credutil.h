@@ -28,6 +28,45 @@ char *cu_pod_namespace(const char *sa_dir);
 char *cu_strdup(const char *s);         /* NULL in, NULL out; aborts on OOM */
 char *cu_strndup(const char *s, size_t n);
 char *cu_printf(const char *fmt, ...) KUBEAGENT_PRINTF(1, 2);
+/* A copy of a secret, registered (free it with secret_free); NULL in, NULL out. */
+char *cu_secret_dup(const char *s);
+
+/* The API server a credential names by itself (token, certificate): the
+ * keys `server` first and `caFile`, `caData`, `namespace` last in its table,
+ * stored in a struct cu_server_conf member of its conf struct. */
+struct cu_server_conf {
+        char *server;
+        char *ca_file;
+        char *ca_data;
+        char *namespace_;
+};
+#define CU_KEY_SERVER(type, member) \
+        {"server", KUBEAGENT_CFG_STRING, NULL, 0, offsetof(type, member.server), \
+         "API server URL (the cloud's serverUrl overrides it)"}
+#define CU_KEY_CA_FILE(type, member) \
+        {"caFile", KUBEAGENT_CFG_PATH, NULL, 0, offsetof(type, member.ca_file), "PEM file of the cluster CA"}
+#define CU_KEY_CA_DATA(type, member) \
+        {"caData", KUBEAGENT_CFG_STRING, NULL, 0, offsetof(type, member.ca_data), \
+         "the cluster CA as PEM text or base64 of it"}
+#define CU_KEY_NAMESPACE(type, member) \
+        {"namespace", KUBEAGENT_CFG_STRING, NULL, 0, offsetof(type, member.namespace_), \
+         "default namespace (the cloud's namespace overrides it)"}
+/* The cross-key check of those keys, for validate(): caFile or caData. */
+int cu_server_validate(const struct cu_server_conf *c, const struct kubeagent_config_source *src,
+                       struct ka_error *err);
+
+/* What a session keeps of the server: its URL, namespace and CA (each may
+ * be NULL). */
+struct cu_server {
+        char *server;
+        char *namespace_;
+        char *ca_pem;
+};
+/* Copy the URL and namespace, load and check the CA. */
+int cu_server_open(struct cu_server *s, const struct cu_server_conf *c, struct ka_error *err);
+void cu_server_clear(struct cu_server *s);
+/* An endpoint with copies of the server's URL, namespace and CA. */
+struct kubeagent_endpoint cu_server_endpoint(const struct cu_server *s);
 
 /* A bearer token kept in a file that rotates (a projected service-account
  * token, a tokenFile): read at first use, again when older than about a

@@ -200,14 +200,10 @@ static int parse_output(const struct kc_exec *e, const char *out, size_t len, st
                 const cJSON *cert = cJSON_GetObjectItemCaseSensitive(status, "clientCertificateData");
                 const cJSON *key = cJSON_GetObjectItemCaseSensitive(status, "clientKeyData");
                 const cJSON *exp = cJSON_GetObjectItemCaseSensitive(status, "expirationTimestamp");
-                if (cJSON_IsString(tok) && *tok->valuestring) {
-                        res.token = cu_strdup(tok->valuestring);
-                        cu_host->secret_register(res.token);
-                }
-                if (cJSON_IsString(key) && *key->valuestring) {
-                        res.key_pem = cu_strdup(key->valuestring);
-                        cu_host->secret_register(res.key_pem);
-                }
+                if (cJSON_IsString(tok) && *tok->valuestring)
+                        res.token = cu_secret_dup(tok->valuestring);
+                if (cJSON_IsString(key) && *key->valuestring)
+                        res.key_pem = cu_secret_dup(key->valuestring);
                 if (cJSON_IsString(cert) && *cert->valuestring)
                         res.cert_pem = cu_strdup(cert->valuestring);
                 if (!res.cert_pem != !res.key_pem)

@@ -43,7 +43,8 @@ static int detect(void *state, void *conf, struct ka_error *err) {
         return kc_default_exists() ? 1 : 0;
 }
 
-static void session_free(struct session *s) {
+static void close_(void *session) {
+        struct session *s = session;
         if (!s)
                 return;
         kc_resolved_clear(&s->kc);
@@ -71,20 +72,13 @@ static int open_(void *state, const void *conf_, void **ret_session, struct ka_e
                         cu_host->error_set(err, r, "user \"%s\": tokenFile: %s", s->kc.user, err->msg);
         }
         if (r < 0) {
-                session_free(s);
+                close_(s);
                 return r;
         }
         s->description = cu_printf("kubeconfig %s, context %s (cluster %s, user %s)", s->kc.file, s->kc.context,
                                    s->kc.cluster ? s->kc.cluster : "-", s->kc.user ? s->kc.user : "-");
         *ret_session = s;
         return 0;
-}
-
-static char *secret_dup(const char *s) {
-        char *d = cu_strdup(s);
-        if (d)
-                cu_host->secret_register(d);
-        return d;
 }
 
 static int resolve(void *session, enum kubeagent_refresh_reason reason, struct kubeagent_endpoint *ret,
@@ -99,9 +93,9 @@ static int resolve(void *session, enum kubeagent_refresh_reason reason, struct k
                 .tls_server_name = cu_strdup(kc->tls_server_name),
                 .proxy_url = cu_strdup(kc->proxy_url),
                 .client_cert_pem = cu_strdup(kc->cert_pem),
-                .client_key_pem = secret_dup(kc->key_pem),
+                .client_key_pem = cu_secret_dup(kc->key_pem),
                 .username = cu_strdup(kc->username),
-                .password = secret_dup(kc->password),
+                .password = cu_secret_dup(kc->password),
                 .description = cu_strdup(s->description),
         };
         if (s->has_token_file) {
@@ -111,7 +105,7 @@ static int resolve(void *session, enum kubeagent_refresh_reason reason, struct k
                         ep.expires_at_ms = exp;
         }
         if (!ep.bearer_token)
-                ep.bearer_token = secret_dup(kc->token);
+                ep.bearer_token = cu_secret_dup(kc->token);
         if (kc->exec) {
                 bool stale = !s->has_exec || reason != 0 ||
                              (s->exec.expires_ms > 0 && cu_host->wall_ms() >= s->exec.expires_ms);
@@ -125,19 +119,15 @@ static int resolve(void *session, enum kubeagent_refresh_reason reason, struct k
                         }
                         s->has_exec = true;
                 }
-                ep.bearer_token = secret_dup(s->exec.token);
+                ep.bearer_token = cu_secret_dup(s->exec.token);
                 if (s->exec.cert_pem) {
                         ep.client_cert_pem = cu_strdup(s->exec.cert_pem);
-                        ep.client_key_pem = secret_dup(s->exec.key_pem);
+                        ep.client_key_pem = cu_secret_dup(s->exec.key_pem);
                 }
                 ep.expires_at_ms = s->exec.expires_ms;
         }
         *ret = ep;
         return 0;
-}
-
-static void close_(void *session) {
-        session_free(session);
 }
 
 static const struct kubeagent_credential_ops ops = {

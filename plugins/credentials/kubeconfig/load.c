@@ -418,10 +418,7 @@ static int resolve_user(const struct entry *u, struct kc_resolved *r, struct ka_
                 rc = field_str(u, "password", &password, err);
         if (rc < 0)
                 return rc;
-        if (token) {
-                r->token = cu_strdup(token);
-                cu_host->secret_register(r->token);
-        }
+        r->token = cu_secret_dup(token);
         if ((token || token_file) && (username || password))
                 return blame(err, u->doc, u->body, NULL,
                              "user \"%s\": more than one authentication method found (token and username/password)",
@@ -429,9 +426,7 @@ static int resolve_user(const struct entry *u, struct kc_resolved *r, struct ka_
         if (token_file)
                 r->token_file = local_path(u, token_file);
         r->username = cu_strdup(username);
-        r->password = cu_strdup(password);
-        if (r->password)
-                cu_host->secret_register(r->password);
+        r->password = cu_secret_dup(password);
         rc = pem_field(u, "client-certificate", "certificate", &r->cert_pem, err);
         if (rc == 0)
                 rc = pem_field(u, "client-key", "key", &r->key_pem, err);

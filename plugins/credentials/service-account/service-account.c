@@ -33,7 +33,7 @@ static const struct kubeagent_config_key keys[] = {
 };
 
 struct session {
-        char *server, *namespace_, *ca_pem;
+        struct cu_server srv;
         struct cu_tokenfile token;
 };
 
@@ -61,12 +61,11 @@ static int detect(void *state, void *conf_, struct ka_error *err) {
         return found;
 }
 
-static void session_free(struct session *s) {
+static void close_(void *session) {
+        struct session *s = session;
         if (!s)
                 return;
-        free(s->server);
-        free(s->namespace_);
-        free(s->ca_pem);
+        cu_server_clear(&s->srv);
         cu_tokenfile_clear(&s->token);
         free(s);
 }
@@ -77,9 +76,9 @@ static int open_(void *state, const void *conf_, void **ret_session, struct ka_e
         struct session *s = calloc(1, sizeof(*s));
         if (!s)
                 return cu_host->error_set(err, -ENOMEM, "out of memory");
-        s->server = c->server ? cu_strdup(c->server) : env_server();
+        s->srv.server = c->server ? cu_strdup(c->server) : env_server();
         int r = 0;
-        if (!s->server)
+        if (!s->srv.server)
                 r = cu_host->error_set(err, -ENOENT, "not running in a cluster: KUBERNETES_SERVICE_HOST and "
                                                      "KUBERNETES_SERVICE_PORT are not set (give server)");
         char *path = in_dir(c->dir, "token");
@@ -88,14 +87,14 @@ static int open_(void *state, const void *conf_, void **ret_session, struct ka_e
         free(path);
         if (r == 0) {
                 path = in_dir(c->dir, "ca.crt");
-                r = cu_load_pem(path, "CA", &s->ca_pem, err);
+                r = cu_load_pem(path, "CA", &s->srv.ca_pem, err);
                 free(path);
         }
         if (r < 0) {
-                session_free(s);
+                close_(s);
                 return r;
         }
-        s->namespace_ = cu_pod_namespace(c->dir);
+        s->srv.namespace_ = cu_pod_namespace(c->dir);
         *ret_session = s;
         return 0;
 }
@@ -108,19 +107,11 @@ static int resolve(void *session, enum kubeagent_refresh_reason reason, struct k
         int r = cu_tokenfile_get(&s->token, reason == KUBEAGENT_REFRESH_UNAUTHORIZED, &token, &expires, err);
         if (r < 0)
                 return r;
-        *ret = (struct kubeagent_endpoint){
-                .server = cu_strdup(s->server),
-                .namespace_ = cu_strdup(s->namespace_),
-                .ca_pem = cu_strdup(s->ca_pem),
-                .bearer_token = token,
-                .expires_at_ms = expires,
-                .description = cu_printf("in-cluster service account (%s)", s->token.path),
-        };
+        *ret = cu_server_endpoint(&s->srv);
+        ret->bearer_token = token;
+        ret->expires_at_ms = expires;
+        ret->description = cu_printf("in-cluster service account (%s)", s->token.path);
         return 0;
-}
-
-static void close_(void *session) {
-        session_free(session);
 }
 
 static const struct kubeagent_credential_ops ops = {

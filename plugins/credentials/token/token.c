@@ -14,30 +14,24 @@
 #include "../common/credutil.h"
 
 struct conf {
-        char *server;
+        struct cu_server_conf srv;
         char *token;
         char *token_file;
-        char *ca_file;
-        char *ca_data;
-        char *namespace_;
 };
 
 static const struct kubeagent_config_key keys[] = {
-        {"server", KUBEAGENT_CFG_STRING, NULL, 0, offsetof(struct conf, server),
-         "API server URL (the cloud's serverUrl overrides it)"},
+        CU_KEY_SERVER(struct conf, srv),
         {"token", KUBEAGENT_CFG_SECRET, NULL, 0, offsetof(struct conf, token), "the bearer token"},
         {"tokenFile", KUBEAGENT_CFG_PATH, NULL, 0, offsetof(struct conf, token_file),
          "file holding the token, re-read when it changes"},
-        {"caFile", KUBEAGENT_CFG_PATH, NULL, 0, offsetof(struct conf, ca_file), "PEM file of the cluster CA"},
-        {"caData", KUBEAGENT_CFG_STRING, NULL, 0, offsetof(struct conf, ca_data),
-         "the cluster CA as PEM text or base64 of it"},
-        {"namespace", KUBEAGENT_CFG_STRING, NULL, 0, offsetof(struct conf, namespace_),
-         "default namespace (the cloud's namespace overrides it)"},
+        CU_KEY_CA_FILE(struct conf, srv),
+        CU_KEY_CA_DATA(struct conf, srv),
+        CU_KEY_NAMESPACE(struct conf, srv),
         {NULL},
 };
 
 struct session {
-        char *server, *namespace_, *ca_pem;
+        struct cu_server srv;
         char *token;                    /* secret; NULL when only the file serves */
         struct cu_tokenfile file;
         bool has_file;
@@ -48,17 +42,14 @@ static int validate(void *state, const void *conf_, const struct kubeagent_confi
         const struct conf *c = conf_;
         if (!c->token && !c->token_file)
                 return cu_host->error_at(err, src, NULL, -EINVAL, "token credentials need token or tokenFile");
-        if (c->ca_file && c->ca_data)
-                return cu_host->error_at(err, src, "caData", -EINVAL, "give caFile or caData, not both");
-        return 0;
+        return cu_server_validate(&c->srv, src, err);
 }
 
-static void session_free(struct session *s) {
+static void close_(void *session) {
+        struct session *s = session;
         if (!s)
                 return;
-        free(s->server);
-        free(s->namespace_);
-        free(s->ca_pem);
+        cu_server_clear(&s->srv);
         cu_host->secret_free(s->token);
         if (s->has_file)
                 cu_tokenfile_clear(&s->file);
@@ -73,17 +64,8 @@ static int open_(void *state, const void *conf_, void **ret_session, struct ka_e
         struct session *s = calloc(1, sizeof(*s));
         if (!s)
                 return cu_host->error_set(err, -ENOMEM, "out of memory");
-        s->server = cu_strdup(c->server);
-        s->namespace_ = cu_strdup(c->namespace_);
-        if (c->token) {
-                s->token = cu_strdup(c->token);
-                cu_host->secret_register(s->token);
-        }
-        int r = 0;
-        if (c->ca_file)
-                r = cu_load_pem(c->ca_file, "CA", &s->ca_pem, err);
-        else if (c->ca_data)
-                r = cu_pem_or_base64(c->ca_data, "CA", "caData", &s->ca_pem, err);
+        s->token = cu_secret_dup(c->token);
+        int r = cu_server_open(&s->srv, &c->srv, err);
         if (r == 0 && c->token_file) {
                 s->has_file = true;
                 /* a file that cannot be read yet is fine while an inline token serves */
@@ -92,7 +74,7 @@ static int open_(void *state, const void *conf_, void **ret_session, struct ka_e
                         r = 0;
         }
         if (r < 0) {
-                session_free(s);
+                close_(s);
                 return r;
         }
         *ret_session = s;
@@ -109,23 +91,11 @@ static int resolve(void *session, enum kubeagent_refresh_reason reason, struct k
                 if (r < 0 && !s->token)
                         return r;
         }
-        if (!token) {
-                token = cu_strdup(s->token);
-                cu_host->secret_register(token);
-        }
-        *ret = (struct kubeagent_endpoint){
-                .server = cu_strdup(s->server),
-                .namespace_ = cu_strdup(s->namespace_),
-                .ca_pem = cu_strdup(s->ca_pem),
-                .bearer_token = token,
-                .expires_at_ms = expires,
-                .description = s->has_file ? cu_printf("token from %s", s->file.path) : cu_strdup("token"),
-        };
+        *ret = cu_server_endpoint(&s->srv);
+        ret->bearer_token = token ? token : cu_secret_dup(s->token);
+        ret->expires_at_ms = expires;
+        ret->description = s->has_file ? cu_printf("token from %s", s->file.path) : cu_strdup("token");
         return 0;
-}
-
-static void close_(void *session) {
-        session_free(session);
 }
 
 static const struct kubeagent_credential_ops ops = {
