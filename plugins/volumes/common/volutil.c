@@ -13,32 +13,35 @@ char *volutil_trimmed(const char *s, const char *fallback) {
         return n ? strndup(s, n) : fallback ? strdup(fallback) : NULL;
 }
 
+const struct kubeagent_host *volutil_host;
+struct kubeagent_plugin_handle *volutil_self;
+
+int volutil_init(const struct kubeagent_host *host, struct kubeagent_plugin_handle *self, void **ret_state,
+                 struct ka_error *err) {
+        (void)ret_state;
+        (void)err;
+        volutil_host = host;
+        volutil_self = self;
+        return 0;
+}
+
 int volutil_mount(struct kubeagent_volume_out *out, const char *path) {
         out->mount_path = strdup(path);
         return out->mount_path ? 0 : -ENOMEM;
 }
 
-#define CLAIM_KEYS                                                                                                     \
-        {"accessModes",                                                                                                \
-         KUBEAGENT_CFG_STRING,                                                                                         \
-         "ReadWriteOnce",                                                                                              \
-         0,                                                                                                            \
-         offsetof(struct volutil_claim, access_modes),                                                                 \
-         "access mode of the claim"},                                                                                  \
-                {"storageClassName",                                                                                   \
-                 KUBEAGENT_CFG_STRING,                                                                                 \
-                 NULL,                                                                                                 \
-                 0,                                                                                                    \
-                 offsetof(struct volutil_claim, storage_class),                                                        \
-                 "storage class (default: the cluster's)"},                                                            \
-        {                                                                                                              \
-                "requestsSize", KUBEAGENT_CFG_STRING, "10Gi", 0, offsetof(struct volutil_claim, size),                 \
-                        "size of the claim"                                                                            \
-        }
+/* The keys of both forms; the pod form adds mountPath. */
+/* clang-format off */
+#define CLAIM_KEYS \
+        {"accessModes", KUBEAGENT_CFG_STRING, "ReadWriteOnce", 0, offsetof(struct volutil_claim, access_modes), \
+         "access mode of the claim"}, \
+        {"storageClassName", KUBEAGENT_CFG_STRING, NULL, 0, offsetof(struct volutil_claim, storage_class), \
+         "storage class (default: the cluster's)"}, \
+        {"requestsSize", KUBEAGENT_CFG_STRING, "10Gi", 0, offsetof(struct volutil_claim, size), "size of the claim"}
+/* clang-format on */
 
 const struct kubeagent_config_key volutil_claim_pod_keys[] = {
-        {"mountPath", KUBEAGENT_CFG_STRING, NULL, KUBEAGENT_CFG_REQUIRED, offsetof(struct volutil_claim, mount_path),
-         "where the containers see it"},
+        VOLUTIL_KEY_MOUNT_PATH(struct volutil_claim),
         CLAIM_KEYS,
         {0},
 };

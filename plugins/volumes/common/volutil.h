@@ -9,6 +9,20 @@
  * when s is NULL or blank. */
 char *volutil_trimmed(const char *s, const char *fallback);
 
+/* The host table, and the plugin's handle, kept by volutil_init() (the
+ * init() of a volume plugin that reports errors or warnings). */
+extern const struct kubeagent_host *volutil_host;
+extern struct kubeagent_plugin_handle *volutil_self;
+int volutil_init(const struct kubeagent_host *host, struct kubeagent_plugin_handle *self, void **ret_state,
+                 struct ka_error *err);
+
+/* The pod form's mountPath key, into member mount_path of `type`. */
+/* clang-format off */
+#define VOLUTIL_KEY_MOUNT_PATH(type) \
+        {"mountPath", KUBEAGENT_CFG_STRING, NULL, KUBEAGENT_CFG_REQUIRED, offsetof(type, mount_path), \
+         "where the containers see it"}
+/* clang-format on */
+
 /* out->mount_path = a copy of path; 0 or -ENOMEM. */
 int volutil_mount(struct kubeagent_volume_out *out, const char *path);
 

@@ -19,8 +19,7 @@ struct conf {
 static const struct kubeagent_config_key keys[] = {
         {"configMapName", KUBEAGENT_CFG_STRING, NULL, KUBEAGENT_CFG_REQUIRED, offsetof(struct conf, name),
          "the ConfigMap, in the pod's namespace"},
-        {"mountPath", KUBEAGENT_CFG_STRING, NULL, KUBEAGENT_CFG_REQUIRED, offsetof(struct conf, mount_path),
-         "where the containers see it"},
+        VOLUTIL_KEY_MOUNT_PATH(struct conf),
         {"optional", KUBEAGENT_CFG_BOOL, NULL, 0, offsetof(struct conf, optional),
          "start the pod even when the ConfigMap is missing"},
         {"subPath", KUBEAGENT_CFG_STRING, NULL, 0, offsetof(struct conf, sub_path), "mount only this entry"},

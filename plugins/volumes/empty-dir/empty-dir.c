@@ -18,8 +18,7 @@ struct conf {
 };
 
 static const struct kubeagent_config_key pod_keys[] = {
-        {"mountPath", KUBEAGENT_CFG_STRING, NULL, KUBEAGENT_CFG_REQUIRED, offsetof(struct conf, mount_path),
-         "where the containers see it"},
+        VOLUTIL_KEY_MOUNT_PATH(struct conf),
         {"memory", KUBEAGENT_CFG_BOOL, "false", 0, offsetof(struct conf, memory), "back it with memory (tmpfs)"},
         {0},
 };

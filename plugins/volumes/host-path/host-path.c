@@ -19,8 +19,7 @@ struct conf {
 static const struct kubeagent_config_key pod_keys[] = {
         {"hostPath", KUBEAGENT_CFG_STRING, NULL, KUBEAGENT_CFG_REQUIRED, offsetof(struct conf, host_path),
          "the folder on the node"},
-        {"mountPath", KUBEAGENT_CFG_STRING, NULL, KUBEAGENT_CFG_REQUIRED, offsetof(struct conf, mount_path),
-         "where the containers see it"},
+        VOLUTIL_KEY_MOUNT_PATH(struct conf),
         {"readOnly", KUBEAGENT_CFG_BOOL, "false", 0, offsetof(struct conf, read_only), "mount it read-only"},
         {0},
 };
@@ -31,24 +30,13 @@ static const struct kubeagent_config_key workspace_keys[] = {
         {0},
 };
 
-static const struct kubeagent_host *host;
-
-static int init(const struct kubeagent_host *h, struct kubeagent_plugin_handle *self, void **ret_state,
-                struct ka_error *err) {
-        (void)self;
-        (void)ret_state;
-        (void)err;
-        host = h;
-        return 0;
-}
-
 static int validate(void *state, enum kubeagent_volume_form form, const void *conf,
                     const struct kubeagent_config_source *src, struct ka_error *err) {
         (void)state;
         (void)form;
         const struct conf *c = conf;
         if (c->host_path[0] != '/')
-                return host->error_at(err, src, "hostPath", -EINVAL, "hostPath must be an absolute path, not \"%s\"",
+                return volutil_host->error_at(err, src, "hostPath", -EINVAL, "hostPath must be an absolute path, not \"%s\"",
                                       c->host_path);
         return 0;
 }
@@ -81,7 +69,7 @@ static const struct kubeagent_plugin plugin = {
         .name = "host-path",
         .version = PACKAGE_VERSION,
         .description = "a folder of the node the pod runs on (hostPath)",
-        .init = init,
+        .init = volutil_init,
         .volume = &ops,
 };
 

@@ -16,26 +16,19 @@ struct conf {
         char *mount_path;
 };
 
-static const struct kubeagent_config_key pod_keys[] = {
-        {"serverAddress", KUBEAGENT_CFG_STRING, NULL, KUBEAGENT_CFG_REQUIRED, offsetof(struct conf, server),
-         "the NFS server"},
-        {"serverPath", KUBEAGENT_CFG_STRING, NULL, KUBEAGENT_CFG_REQUIRED, offsetof(struct conf, path),
-         "the exported path"},
-        {"readOnly", KUBEAGENT_CFG_BOOL, "false", 0, offsetof(struct conf, read_only), "export it read-only"},
-        {"mountPath", KUBEAGENT_CFG_STRING, NULL, KUBEAGENT_CFG_REQUIRED, offsetof(struct conf, mount_path),
-         "where the containers see it"},
-        {0},
-};
+/* The keys of both forms; the pod form adds mountPath (a workspace is
+ * mounted at the containers' working directories). */
+/* clang-format off */
+#define NFS_KEYS \
+        {"serverAddress", KUBEAGENT_CFG_STRING, NULL, KUBEAGENT_CFG_REQUIRED, offsetof(struct conf, server), \
+         "the NFS server"}, \
+        {"serverPath", KUBEAGENT_CFG_STRING, NULL, KUBEAGENT_CFG_REQUIRED, offsetof(struct conf, path), \
+         "the exported path"}, \
+        {"readOnly", KUBEAGENT_CFG_BOOL, "false", 0, offsetof(struct conf, read_only), "export it read-only"}
+/* clang-format on */
 
-/* The same without mountPath: a workspace is mounted at working directories. */
-static const struct kubeagent_config_key workspace_keys[] = {
-        {"serverAddress", KUBEAGENT_CFG_STRING, NULL, KUBEAGENT_CFG_REQUIRED, offsetof(struct conf, server),
-         "the NFS server"},
-        {"serverPath", KUBEAGENT_CFG_STRING, NULL, KUBEAGENT_CFG_REQUIRED, offsetof(struct conf, path),
-         "the exported path"},
-        {"readOnly", KUBEAGENT_CFG_BOOL, "false", 0, offsetof(struct conf, read_only), "export it read-only"},
-        {0},
-};
+static const struct kubeagent_config_key pod_keys[] = {NFS_KEYS, VOLUTIL_KEY_MOUNT_PATH(struct conf), {0}};
+static const struct kubeagent_config_key workspace_keys[] = {NFS_KEYS, {0}};
 
 static int render(void *state, const void *conf, const struct kubeagent_volume_ctx *ctx,
                   struct kubeagent_volume_out *out, struct ka_error *err) {

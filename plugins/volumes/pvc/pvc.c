@@ -17,21 +17,16 @@ struct conf {
         char *mount_path;
 };
 
-static const struct kubeagent_config_key pod_keys[] = {
-        {"claimName", KUBEAGENT_CFG_STRING, NULL, KUBEAGENT_CFG_REQUIRED, offsetof(struct conf, claim_name),
-         "the PersistentVolumeClaim, in the pod's namespace"},
-        {"readOnly", KUBEAGENT_CFG_BOOL, "false", 0, offsetof(struct conf, read_only), "use the claim read-only"},
-        {"mountPath", KUBEAGENT_CFG_STRING, NULL, KUBEAGENT_CFG_REQUIRED, offsetof(struct conf, mount_path),
-         "where the containers see it"},
-        {0},
-};
+/* The keys of both forms; the pod form adds mountPath. */
+/* clang-format off */
+#define PVC_KEYS \
+        {"claimName", KUBEAGENT_CFG_STRING, NULL, KUBEAGENT_CFG_REQUIRED, offsetof(struct conf, claim_name), \
+         "the PersistentVolumeClaim, in the pod's namespace"}, \
+        {"readOnly", KUBEAGENT_CFG_BOOL, "false", 0, offsetof(struct conf, read_only), "use the claim read-only"}
+/* clang-format on */
 
-static const struct kubeagent_config_key workspace_keys[] = {
-        {"claimName", KUBEAGENT_CFG_STRING, NULL, KUBEAGENT_CFG_REQUIRED, offsetof(struct conf, claim_name),
-         "the PersistentVolumeClaim, in the pod's namespace"},
-        {"readOnly", KUBEAGENT_CFG_BOOL, "false", 0, offsetof(struct conf, read_only), "use the claim read-only"},
-        {0},
-};
+static const struct kubeagent_config_key pod_keys[] = {PVC_KEYS, VOLUTIL_KEY_MOUNT_PATH(struct conf), {0}};
+static const struct kubeagent_config_key workspace_keys[] = {PVC_KEYS, {0}};
 
 static int render(void *state, const void *conf, const struct kubeagent_volume_ctx *ctx,
                   struct kubeagent_volume_out *out, struct ka_error *err) {

@@ -22,26 +22,13 @@ struct conf {
 static const struct kubeagent_config_key keys[] = {
         {"secretName", KUBEAGENT_CFG_STRING, NULL, KUBEAGENT_CFG_REQUIRED, offsetof(struct conf, secret_name),
          "the Secret, in the pod's namespace"},
-        {"mountPath", KUBEAGENT_CFG_STRING, NULL, KUBEAGENT_CFG_REQUIRED, offsetof(struct conf, mount_path),
-         "where the containers see it"},
+        VOLUTIL_KEY_MOUNT_PATH(struct conf),
         {"defaultMode", KUBEAGENT_CFG_STRING, NULL, 0, offsetof(struct conf, default_mode),
          "file mode, a decimal number (420 = 0644)"},
         {"optional", KUBEAGENT_CFG_BOOL, NULL, 0, offsetof(struct conf, optional),
          "start the pod even when the Secret is missing"},
         {0},
 };
-
-static const struct kubeagent_host *host;
-static struct kubeagent_plugin_handle *me;
-
-static int init(const struct kubeagent_host *h, struct kubeagent_plugin_handle *self, void **ret_state,
-                struct ka_error *err) {
-        (void)ret_state;
-        (void)err;
-        host = h;
-        me = self;
-        return 0;
-}
 
 /* The mode, or -1 when blank, -2 when not a decimal number 0..0777. */
 static long mode_of(const char *s) {
@@ -65,22 +52,22 @@ static int validate(void *state, enum kubeagent_volume_form form, const void *co
         const struct conf *c = conf;
         long mode = mode_of(c->default_mode);
         if (mode == -2)
-                return host->error_at(err, src, "defaultMode", -EINVAL,
+                return volutil_host->error_at(err, src, "defaultMode", -EINVAL,
                                       "defaultMode \"%s\" is not a decimal file mode between 0 and 511",
                                       c->default_mode);
         /* a quoted "0644" means 644 here; say so, with what the user meant */
-        const cJSON *n = host->config_node(src, "defaultMode");
+        const cJSON *n = volutil_host->config_node(src, "defaultMode");
         const char *text = cJSON_IsString(n) ? n->valuestring + strspn(n->valuestring, " \t") : NULL;
         if (mode > 0 && text && text[0] == '0') {
                 char *end;
                 long octal = strtol(text, &end, 8);
                 if (*end == '\0')
-                        host->warn_at(me, src, "defaultMode",
+                        volutil_host->warn_at(volutil_self, src, "defaultMode",
                                       "defaultMode \"%s\" is read as the decimal %ld, as in the Jenkins plugin; "
                                       "for mode %s write %ld, or %s without quotes",
                                       text, mode, text, octal, text);
                 else
-                        host->warn_at(me, src, "defaultMode", "defaultMode \"%s\" is read as the decimal %ld", text,
+                        volutil_host->warn_at(volutil_self, src, "defaultMode", "defaultMode \"%s\" is read as the decimal %ld", text,
                                       mode);
         }
         return 0;
@@ -113,7 +100,7 @@ static const struct kubeagent_volume_ops ops = {
 
 static const struct kubeagent_plugin plugin = {
         KUBEAGENT_PLUGIN_HEADER(KUBEAGENT_KIND_VOLUME),        .name = "secret", .version = PACKAGE_VERSION,
-        .description = "a Secret's entries as files (secret)", .init = init,     .volume = &ops,
+        .description = "a Secret's entries as files (secret)", .init = volutil_init,     .volume = &ops,
 };
 
 const struct kubeagent_plugin *kubeagent_plugin_entry(void) {
