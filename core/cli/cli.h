@@ -10,6 +10,7 @@
 #define KA_CLI_CLI_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "config/config.h"
 #include "config/document.h"
@@ -60,8 +61,18 @@ int ka_cli_plugins(struct ka_cli *cli, const struct ka_registry **ret);
 struct ka_config;
 int ka_cli_config(struct ka_cli *cli, struct ka_config **ret, struct ka_diags *diags);
 
+/* The cloud --cloud names, else the config's first (NULL when it has
+ * none).  An unknown name is printed; the return is then KA_EXIT_USAGE. */
+struct ka_cloud;
+int ka_cli_cloud(const struct ka_cli *cli, const struct ka_config *cfg, const struct ka_cloud **ret);
+
 /* Print a located diagnostics list to stderr. */
 void ka_cli_print_diags(const struct ka_diags *d);
+/* Print "PATH: N errors, N warnings" to stderr. */
+void ka_cli_print_counts(const char *path, const struct ka_diags *d);
+/* Print a command's usage: for --help to stdout (returns KA_EXIT_OK), else
+ * to stderr (returns KA_EXIT_USAGE). */
+int ka_cli_usage(void (*usage)(FILE *f), bool help);
 
 int ka_cmd_plugins(struct ka_cli *cli, int argc, char **argv);
 int ka_cmd_check(struct ka_cli *cli, int argc, char **argv);
@@ -86,7 +97,8 @@ struct ka_cli_kube {
         struct ka_kube *kube;
         char *selector;                 /* agent pods: the cloud's podLabels, or jenkins=slave */
 };
-/* Returns an exit code; problems are printed. */
+/* Returns an exit code; problems are printed.  On failure *ret holds
+ * nothing (closing it is harmless). */
 int ka_cli_kube_open(struct ka_cli *cli, struct ka_cli_kube *ret);
 void ka_cli_kube_close(struct ka_cli_kube *k);
 

@@ -98,27 +98,20 @@ int ka_cmd_check(struct ka_cli *cli, int argc, char **argv) {
                 case OPT_CLOUD:
                         cli->cloud = optarg;
                         break;
-                case 'h':
-                        usage(stdout);
-                        return KA_EXIT_OK;
                 default:
-                        usage(stderr);
-                        return KA_EXIT_USAGE;
+                        return ka_cli_usage(usage, c == 'h');
                 }
         }
         if (optind + 1 == argc)
                 return ka_cmd_check_jenkinsfile(cli, argv[optind]);
-        if (optind < argc) {
-                usage(stderr);
-                return KA_EXIT_USAGE;
-        }
+        if (optind < argc)
+                return ka_cli_usage(usage, false);
         struct ka_diags diags = {0};
         struct ka_config *cfg = NULL;
         int rc = ka_cli_config(cli, &cfg, &diags);
         if (rc == KA_EXIT_USAGE) {
                 if (diags.errors)
-                        fprintf(stderr, "%s: %zu error%s, %zu warning%s\n", cli->doc.path, diags.errors,
-                                diags.errors == 1 ? "" : "s", diags.warnings, diags.warnings == 1 ? "" : "s");
+                        ka_cli_print_counts(cli->doc.path, &diags);
                 ka_diags_free(&diags);
                 return rc;
         }
@@ -130,8 +123,7 @@ int ka_cmd_check(struct ka_cli *cli, int argc, char **argv) {
         }
         check_bus(cfg, &diags);
         if (diags.errors) {
-                fprintf(stderr, "%s: %zu error%s, %zu warning%s\n", doc->path, diags.errors, diags.errors == 1 ? "" : "s",
-                        diags.warnings, diags.warnings == 1 ? "" : "s");
+                ka_cli_print_counts(doc->path, &diags);
                 ka_diags_free(&diags);
                 ka_config_free(cfg);
                 return KA_EXIT_USAGE;

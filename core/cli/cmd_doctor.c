@@ -62,24 +62,16 @@ int ka_cmd_doctor(struct ka_cli *cli, int argc, char **argv) {
                 case 'C':
                         cli->cloud = optarg;
                         break;
-                case 'h':
-                        usage(stdout);
-                        return KA_EXIT_OK;
                 default:
-                        usage(stderr);
-                        return KA_EXIT_USAGE;
+                        return ka_cli_usage(usage, c == 'h');
                 }
         }
-        if (optind < argc) {
-                usage(stderr);
-                return KA_EXIT_USAGE;
-        }
+        if (optind < argc)
+                return ka_cli_usage(usage, false);
         struct ka_cli_kube k;
         int rc = ka_cli_kube_open(cli, &k);
-        if (rc) {
-                ka_cli_kube_close(&k);
+        if (rc)
                 return rc;
-        }
         failed = 0;
         struct ka_error err = {0};
         char *where = NULL;

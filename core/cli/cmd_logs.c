@@ -79,25 +79,17 @@ int ka_cmd_logs(struct ka_cli *cli, int argc, char **argv) {
                 case 'f':
                         lo.follow = true;
                         break;
-                case 'h':
-                        usage(stdout);
-                        return KA_EXIT_OK;
                 default:
-                        usage(stderr);
-                        return KA_EXIT_USAGE;
+                        return ka_cli_usage(usage, c == 'h');
                 }
         }
-        if (optind != argc - 1) {
-                usage(stderr);
-                return KA_EXIT_USAGE;
-        }
+        if (optind != argc - 1)
+                return ka_cli_usage(usage, false);
         const char *pod = argv[optind];
         struct ka_cli_kube k;
         int rc = ka_cli_kube_open(cli, &k);
-        if (rc) {
-                ka_cli_kube_close(&k);
+        if (rc)
                 return rc;
-        }
         struct sigaction sa = {.sa_handler = on_signal};
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);

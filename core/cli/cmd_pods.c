@@ -53,24 +53,16 @@ int ka_cmd_pods(struct ka_cli *cli, int argc, char **argv) {
                 case 'l':
                         selector = optarg;
                         break;
-                case 'h':
-                        usage(stdout);
-                        return KA_EXIT_OK;
                 default:
-                        usage(stderr);
-                        return KA_EXIT_USAGE;
+                        return ka_cli_usage(usage, c == 'h');
                 }
         }
-        if (optind < argc) {
-                usage(stderr);
-                return KA_EXIT_USAGE;
-        }
+        if (optind < argc)
+                return ka_cli_usage(usage, false);
         struct ka_cli_kube k;
         int rc = ka_cli_kube_open(cli, &k);
-        if (rc) {
-                ka_cli_kube_close(&k);
+        if (rc)
                 return rc;
-        }
         struct ka_kube_list_options lo = {.label_selector = selector ? selector : k.selector};
         cJSON *items = NULL;
         struct ka_error err = {0};

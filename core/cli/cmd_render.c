@@ -116,8 +116,7 @@ static int render_jenkinsfile(struct ka_cli *cli, const char *path, struct ka_re
         }
         ka_cli_print_diags(&diags);
         if (rc == KA_EXIT_USAGE) {
-                fprintf(stderr, "%s: %zu error%s, %zu warning%s\n", path, diags.errors, diags.errors == 1 ? "" : "s",
-                        diags.warnings, diags.warnings == 1 ? "" : "s");
+                ka_cli_print_counts(path, &diags);
         } else if (json) {
                 cJSON *list = cJSON_CreateObject(), *items = cJSON_CreateArray(), *explain = cJSON_CreateArray();
                 cJSON_AddStringToObject(list, "apiVersion", "v1");
@@ -240,12 +239,8 @@ int ka_cmd_render(struct ka_cli *cli, int argc, char **argv) {
                 case OPT_EXPLAIN:
                         params.explain = true;
                         break;
-                case 'h':
-                        usage(stdout);
-                        return KA_EXIT_OK;
                 default:
-                        usage(stderr);
-                        return KA_EXIT_USAGE;
+                        return ka_cli_usage(usage, c == 'h');
                 }
         }
         bool json = strcmp(output, "json") == 0;
@@ -255,8 +250,7 @@ int ka_cmd_render(struct ka_cli *cli, int argc, char **argv) {
                 if (!template_name == !label || optind < argc)
                         fprintf(stderr, "kubeagent render: give exactly one of -t TEMPLATE, -l LABEL-EXPRESSION and "
                                         "a Jenkinsfile\n");
-                usage(stderr);
-                return KA_EXIT_USAGE;
+                return ka_cli_usage(usage, false);
         }
         struct ka_diags diags = {0};
         _cleanup_(ka_config_freep) struct ka_config *cfg = NULL;
@@ -267,9 +261,9 @@ int ka_cmd_render(struct ka_cli *cli, int argc, char **argv) {
                 return plugins_rc;
         }
 
+        /* without --cloud, templates are looked for in every cloud */
         const struct ka_cloud *cloud = NULL;
-        if (cli->cloud && !(cloud = ka_config_cloud(cfg, cli->cloud))) {
-                fprintf(stderr, "kubeagent: no cloud named \"%s\" in %s\n", cli->cloud, cli->doc.path);
+        if (cli->cloud && ka_cli_cloud(cli, cfg, &cloud)) {
                 ka_diags_free(&diags);
                 return KA_EXIT_USAGE;
         }

@@ -12,6 +12,26 @@ void ka_cli_print_diags(const struct ka_diags *d) {
         ka_diags_print(d, stderr);
 }
 
+void ka_cli_print_counts(const char *path, const struct ka_diags *d) {
+        fprintf(stderr, "%s: %zu error%s, %zu warning%s\n", path, d->errors, d->errors == 1 ? "" : "s", d->warnings,
+                d->warnings == 1 ? "" : "s");
+}
+
+int ka_cli_usage(void (*usage)(FILE *f), bool help) {
+        usage(help ? stdout : stderr);
+        return help ? KA_EXIT_OK : KA_EXIT_USAGE;
+}
+
+int ka_cli_cloud(const struct ka_cli *cli, const struct ka_config *cfg, const struct ka_cloud **ret) {
+        const struct ka_cloud *c = ka_config_cloud(cfg, cli->cloud);
+        if (cli->cloud && !c) {
+                fprintf(stderr, "kubeagent: no cloud named \"%s\" in %s\n", cli->cloud, cli->doc.path);
+                return KA_EXIT_USAGE;
+        }
+        *ret = c;
+        return 0;
+}
+
 int ka_cli_document(struct ka_cli *cli, bool required, const struct ka_document **ret) {
         if (cli->have_doc) {
                 *ret = &cli->doc;

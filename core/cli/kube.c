@@ -16,28 +16,19 @@ static void log_http_line(void *ud, const char *line) {
         fprintf(stderr, "kubeagent: http: %s\n", line);
 }
 
-/* The config and cloud, when there is a config file (or one was asked for). */
+/* The config and cloud, when there is a config file (or one was asked
+ * for); a refused plugin does not stop a command that needs none. */
 static int load_config(struct ka_cli *cli, struct ka_cli_kube *k) {
         const struct ka_document *doc;
         int rc = ka_cli_document(cli, cli->config_path || cli->cloud, &doc);
         if (rc || !doc)
                 return rc;
-        const struct ka_registry *reg;
-        rc = ka_cli_plugins(cli, &reg);
+        struct ka_diags diags = {0};
+        rc = ka_cli_config(cli, &k->cfg, &diags);
+        ka_diags_free(&diags);
         if (rc == KA_EXIT_USAGE)
                 return rc;
-        struct ka_diags diags = {0};
-        int r = ka_config_load(doc, reg, &k->cfg, &diags);
-        ka_cli_print_diags(&diags);
-        ka_diags_free(&diags);
-        if (r < 0)
-                return KA_EXIT_USAGE;
-        k->cloud = ka_config_cloud(k->cfg, cli->cloud);
-        if (cli->cloud && !k->cloud) {
-                fprintf(stderr, "kubeagent: no cloud named \"%s\" in %s\n", cli->cloud, doc->path);
-                return KA_EXIT_USAGE;
-        }
-        return 0;
+        return ka_cli_cloud(cli, k->cfg, &k->cloud);
 }
 
 static char *agent_selector(const struct ka_cloud *cloud) {
@@ -53,8 +44,7 @@ static char *agent_selector(const struct ka_cloud *cloud) {
         return ka_buf_steal(&b);
 }
 
-int ka_cli_kube_open(struct ka_cli *cli, struct ka_cli_kube *k) {
-        *k = (struct ka_cli_kube){0};
+static int kube_open(struct ka_cli *cli, struct ka_cli_kube *k) {
         int rc = load_config(cli, k);
         if (rc)
                 return rc;
@@ -93,6 +83,14 @@ int ka_cli_kube_open(struct ka_cli *cli, struct ka_cli_kube *k) {
         }
         k->selector = agent_selector(c);
         return 0;
+}
+
+int ka_cli_kube_open(struct ka_cli *cli, struct ka_cli_kube *k) {
+        *k = (struct ka_cli_kube){0};
+        int rc = kube_open(cli, k);
+        if (rc)
+                ka_cli_kube_close(k);
+        return rc;
 }
 
 void ka_cli_kube_close(struct ka_cli_kube *k) {
