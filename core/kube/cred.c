@@ -25,25 +25,10 @@ struct ka_kube_cred {
         uint64_t generation;
 };
 
-static void endpoint_clear(struct kubeagent_endpoint *ep) {
-        free(ep->server);
-        free(ep->namespace_);
-        free(ep->ca_pem);
-        free(ep->tls_server_name);
-        free(ep->proxy_url);
-        free(ep->client_cert_pem);
-        ka_secret_free(ep->client_key_pem);
-        ka_secret_free(ep->bearer_token);
-        free(ep->username);
-        ka_secret_free(ep->password);
-        free(ep->description);
-        *ep = (struct kubeagent_endpoint){0};
-}
-
 static void endpoint_free(struct ka_kube_endpoint *e) {
         if (!e)
                 return;
-        endpoint_clear(&e->ep);
+        ka_plugin_endpoint_clear(&e->ep);
         free(e);
 }
 

@@ -165,6 +165,21 @@ static int host_bus_recv(struct kubeagent_bus *bus, int timeout_ms, cJSON **ret_
         return bus_ops->recv(bus, timeout_ms, ret_message, err);
 }
 
+void ka_plugin_endpoint_clear(struct kubeagent_endpoint *ep) {
+        free(ep->server);
+        free(ep->namespace_);
+        free(ep->ca_pem);
+        free(ep->tls_server_name);
+        free(ep->proxy_url);
+        free(ep->client_cert_pem);
+        ka_secret_free(ep->client_key_pem);
+        ka_secret_free(ep->bearer_token);
+        free(ep->username);
+        ka_secret_free(ep->password);
+        free(ep->description);
+        *ep = (struct kubeagent_endpoint){0};
+}
+
 static const struct kubeagent_host host = {
         .abi_version = KUBEAGENT_ABI_VERSION,
         .size = sizeof(struct kubeagent_host),
@@ -193,6 +208,7 @@ static const struct kubeagent_host host = {
         .document_free = host_document_free,
         .config_at = host_config_at,
         .parse_time = ka_time_parse_rfc3339,
+        .endpoint_clear = ka_plugin_endpoint_clear,
 };
 
 const struct kubeagent_host *ka_host(void) {

@@ -35,6 +35,9 @@ struct ka_registry {
 
 /* The host function table handed to every plugin. */
 const struct kubeagent_host *ka_host(void);
+/* Free what a credential endpoint holds, its secrets wiped, and zero it
+ * (the host table's endpoint_clear). */
+void ka_plugin_endpoint_clear(struct kubeagent_endpoint *ep);
 
 /* The implementation of the host table's bus_send/bus_recv: core/bus's
  * ka_bus_host_send/ka_bus_host_recv, installed by the daemon before it

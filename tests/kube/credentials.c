@@ -1,8 +1,8 @@
 /* Every credential plugin in each auth mode, against the Kubernetes API
  * simulator over real TLS: token (inline, file with rotation), certificate
  * (PEM, PKCS#12 modern and legacy), service account (in-cluster, rotation),
- * kubeconfig (token, tokenFile, cert, cert-data, exec with caching and 401
- * refresh, insecure); wrong CA refused, insecure only when asked,
+ * kubeconfig (token, tokenFile, cert, cert-data, exec with caching, 401
+ * refresh and failure, insecure); wrong CA refused, insecure only when asked,
  * autodetection, and no secret in errors or --log-http lines. */
 #include <errno.h>
 #include <stdlib.h>
@@ -240,6 +240,34 @@ static void test_kubeconfig(void) {
                 ka_kube_free(k);
         } else {
                 ok(false, "open my exec kubeconfig: %s", err.msg);
+        }
+
+        /* a broken exec plugin: a clear error that names it, and not a
+         * word of what it printed */
+        _cleanup_free_ char *bad = path("bad-exec.sh"), *badkc = path("kubeconfig-bad-exec");
+        write_text(bad,
+                   "#!/bin/sh\nprintf '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
+                   "\"status\":{\"token\":\"exec-token-never-shown\"}}'\nexit \"$1\"\n",
+                   0755);
+        for (int status = 0; status <= 3; status += 3) {
+                text = ka_asprintf("apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+                                   "clusters: [{name: s, cluster: {server: \"%s\", certificate-authority: %s}}]\n"
+                                   "users: [{name: u, user: {exec: {apiVersion: client.authentication.k8s.io/v1beta1, "
+                                   "command: %s, args: [\"%d\"]}}}]\n"
+                                   "contexts: [{name: c, context: {cluster: s, user: u, namespace: ci}}]\n",
+                                   sim.server, ca, bad, status);
+                write_text(badkc, text, 0600);
+                free(text);
+                snprintf(yaml, sizeof(yaml), "{path: %s}", badkc);
+                ok(try_get("kubeconfig", yaml, false, &err) < 0, "kubeconfig exec: a broken plugin fails (exit %d)",
+                   status);
+                _cleanup_free_ char *want =
+                        status ? ka_asprintf("exec plugin %s failed with exit status 3", bad)
+                               : ka_asprintf("exec plugin %s: answered apiVersion client.authentication.k8s.io/v1, "
+                                             "expected client.authentication.k8s.io/v1beta1",
+                                             bad);
+                like(err.msg, want, "kubeconfig exec: the error names the plugin and what is wrong");
+                ok(!strstr(err.msg, "exec-token-never-shown"), "kubeconfig exec: its output is not in the message");
         }
 
         /* tls-server-name: connect to the URL's address, verify (and send

@@ -23,21 +23,6 @@ int cu_init(const struct kubeagent_host *host, struct kubeagent_plugin_handle *s
         return 0;
 }
 
-void cu_endpoint_clear(struct kubeagent_endpoint *ep) {
-        free(ep->server);
-        free(ep->namespace_);
-        free(ep->ca_pem);
-        free(ep->tls_server_name);
-        free(ep->proxy_url);
-        free(ep->client_cert_pem);
-        cu_host->secret_free(ep->client_key_pem);
-        cu_host->secret_free(ep->bearer_token);
-        free(ep->username);
-        cu_host->secret_free(ep->password);
-        free(ep->description);
-        *ep = (struct kubeagent_endpoint){0};
-}
-
 char *cu_pod_namespace(const char *sa_dir) {
         const char *env = getenv("POD_NAMESPACE");
         if (env && *env)

@@ -17,8 +17,6 @@ extern const struct kubeagent_host *cu_host;
 /* The init() of every credential plugin: keep the host table, no state. */
 int cu_init(const struct kubeagent_host *host, struct kubeagent_plugin_handle *self, void **ret_state,
             struct ka_error *err);
-/* Free what an endpoint holds (for a resolve() that fails half-way). */
-void cu_endpoint_clear(struct kubeagent_endpoint *ep);
 /* The namespace of the pod kubeagent runs in: $POD_NAMESPACE, else the
  * namespace file of the service-account folder; NULL when neither. */
 char *cu_pod_namespace(const char *sa_dir);

@@ -114,7 +114,7 @@ static int resolve(void *session, enum kubeagent_refresh_reason reason, struct k
                         s->has_exec = false;
                         int r = kc_exec_run(kc->exec, &s->exec, err);
                         if (r < 0) {
-                                cu_endpoint_clear(&ep);
+                                cu_host->endpoint_clear(&ep);
                                 return r;
                         }
                         s->has_exec = true;

@@ -37,6 +37,7 @@ enum kubeagent_metric_type {
         KUBEAGENT_METRIC_GAUGE = 2,
 };
 
+struct kubeagent_endpoint;      /* credential.h */
 struct kubeagent_metric;        /* owned by the core */
 struct kubeagent_bus;           /* a plugin's connection to the bus, owned by the core */
 
@@ -135,6 +136,11 @@ struct kubeagent_host {
         /* RFC 3339 ("2026-11-26T04:50:14Z", offsets and fractions allowed)
          * to Unix ms; -EINVAL when it is not one. */
         int (*parse_time)(const char *rfc3339, int64_t *ret_unix_ms);
+
+        /* -- credentials ----------------------------------------------------- */
+        /* Free what an endpoint holds, its secrets wiped, and zero it (a
+         * resolve() that fails half-way; the core frees the ones it gets). */
+        void (*endpoint_clear)(struct kubeagent_endpoint *ep);
 };
 
 #define KUBEAGENT_HOST_HAS(host, member) \
