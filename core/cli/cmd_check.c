@@ -1,13 +1,17 @@
 /* kubeagent check -c CONFIG: validate a config, report every problem with
  * file:line:col, and print one line per cloud and per template. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "bus/config.h"
+#include "http/http.h"
+#include "provision/provision.h"
 #include "cli.h"
 #include "config/config.h"
 #include "util/mem.h"
+#include "util/str.h"
 
 static void usage(FILE *f) {
         fprintf(f, "Usage: kubeagent check [-c CONFIG]\n"
@@ -80,6 +84,34 @@ static void check_bus(const struct ka_config *cfg, struct ka_diags *diags) {
         ka_cfgmap_clear(ka_bus_config_keys, &bc);
 }
 
+/* kubeagent.http and kubeagent.provision: their keys, and that the
+ * endpoint's address parses.  Prints one line. */
+static void check_daemon(const struct ka_config *cfg, struct ka_diags *diags) {
+        struct kubeagent_config_source hsrc = ka_config_section(cfg, "http");
+        struct kubeagent_config_source psrc = ka_config_section(cfg, "provision");
+        struct ka_http_config hc = {0};
+        struct ka_prov_config pc = {0};
+        size_t from = diags->n;
+        int hr = ka_cfgmap_fill(ka_http_config_keys, &hsrc, NULL, &hc, diags);
+        int pr = ka_cfgmap_fill(ka_prov_config_keys, &psrc, NULL, &pc, diags);
+        if (hr == 0 && !ka_isempty(hc.listen) && strcmp(hc.listen, "off") != 0) {
+                struct ka_http *h = NULL;
+                struct ka_error err = {0};
+                if (ka_http_new(hc.listen, 0, &h, &err) < 0) {
+                        struct ka_loc l = ka_cfgsrc_where(&hsrc, "listen");
+                        ka_diags_add(diags, KA_DIAG_ERROR, l.file, l.line, l.col, "%s", err.msg);
+                        hr = -EINVAL;
+                }
+                ka_http_free(h);
+        }
+        if (hr == 0 && pr == 0)
+                printf("daemon: http %s, garbage collection every %llds\n",
+                       ka_isempty(hc.listen) ? "off" : hc.listen, (long long)(pc.gc_period / 1000));
+        ka_cli_print_diags(&(struct ka_diags){.v = diags->v + from, .n = diags->n - from});
+        ka_cfgmap_clear(ka_http_config_keys, &hc);
+        ka_cfgmap_clear(ka_prov_config_keys, &pc);
+}
+
 int ka_cmd_check(struct ka_cli *cli, int argc, char **argv) {
         enum { OPT_CLOUD = 256 };
         static const struct option options[] = {
@@ -122,6 +154,7 @@ int ka_cmd_check(struct ka_cli *cli, int argc, char **argv) {
                 templates += cfg->clouds[i]->n_templates;
         }
         check_bus(cfg, &diags);
+        check_daemon(cfg, &diags);
         if (diags.errors) {
                 ka_cli_print_counts(doc->path, &diags);
                 ka_diags_free(&diags);

@@ -1,17 +1,33 @@
-/* kubeagentd — the provisioning daemon. */
+/* kubeagentd — the provisioning daemon.
+ *
+ * One process runs the parts its role names, each on its own threads, all
+ * joined by the bus (kubeagent.bus):
+ *   core    the scheduler (core/provision) and the frontend plugins;
+ *   worker  a worker for every cloud of the config (core/provision/worker);
+ *   all     both, over inproc:// (the default).
+ * The HTTP endpoint (kubeagent.http) serves metrics, health and the
+ * scheduler's views.  SIGTERM or SIGINT stops every part without touching
+ * an agent, a node or a pod, and exits 0: the next start adopts them. */
 #include <errno.h>
-#include <pthread.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "bus/agent.h"
 #include "bus/config.h"
+#include "config/config.h"
 #include "config/document.h"
+#include "http/http.h"
+#include "http/status.h"
 #include "plugin/plugin.h"
+#include "provision/provision.h"
+#include "provision/worker.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/metrics.h"
 #include "util/str.h"
 
 static void usage(FILE *f) {
@@ -23,6 +39,9 @@ static void usage(FILE *f) {
                 "Options:\n"
                 "  -c, --config PATH        config file, or folder of *.yaml files\n"
                 "                           (default: %s)\n"
+                "      --role ROLE          core (the scheduler and the frontends), worker (the\n"
+                "                           clouds' Kubernetes side) or all (default)\n"
+                "      --ready-fd FD        write \"READY <http-port>\" to FD once running, and close it\n"
                 "      --log-level LEVEL    error, warning, info, debug or trace (default: info)\n"
                 "      --log-format FORMAT  text or json (default: text)\n"
                 "  -h, --help               show this help\n"
@@ -45,31 +64,171 @@ static void log_diags(const struct ka_diags *diags) {
 }
 
 /* kubeagent.bus must be sound before anything starts: above all, a tcp://
- * bus without a usable key is refused, never run in clear. */
-static int check_bus(const struct ka_document *doc) {
+ * bus without a usable key is refused, never run in clear.  Fills bc. */
+static int load_bus(const struct ka_document *doc, struct ka_bus_config *bc) {
         const cJSON *ka = cJSON_GetObjectItemCaseSensitive(doc->root, "kubeagent");
         const cJSON *bus = cJSON_IsObject(ka) ? cJSON_GetObjectItemCaseSensitive(ka, "bus") : NULL;
         struct ka_loc where = ka_document_where(doc, ka ? ka : doc->root);
         struct kubeagent_config_source src = ka_cfgsrc(cJSON_IsNull(bus) ? NULL : bus, doc->locs, where);
-        struct ka_bus_config bc = {0};
         struct ka_diags diags = {0};
-        int r = ka_cfgmap_fill(ka_bus_config_keys, &src, NULL, &bc, &diags);
+        int r = ka_cfgmap_fill(ka_bus_config_keys, &src, NULL, bc, &diags);
         const char *key;
         struct ka_error err = {0};
-        if (r == 0 && (r = ka_bus_config_validate(&bc, &key, &err)) < 0) {
+        if (r == 0 && (r = ka_bus_config_validate(bc, &key, &err)) < 0) {
                 struct ka_loc l = ka_cfgsrc_where(&src, key);
                 ka_diags_add(&diags, KA_DIAG_ERROR, l.file, l.line, l.col, "%s", err.msg);
         }
         log_diags(&diags);
         ka_diags_free(&diags);
-        ka_cfgmap_clear(ka_bus_config_keys, &bc);
         return r;
 }
 
+/* ---- the parts ---- */
+
+struct frontend_thread {
+        const struct ka_frontend *fe;
+        struct ka_bus_agent *agent;
+        pthread_t thread;
+        bool started;
+};
+
+struct daemon {
+        const char *role;
+        bool core, worker;
+        struct ka_document doc;
+        struct ka_registry reg;
+        struct ka_config *cfg;
+        struct ka_bus_config bus;
+        struct ka_http_config http_cfg;
+        struct ka_prov_config prov_cfg;
+        struct ka_prov *prov;
+        pthread_t prov_thread;
+        bool prov_started;
+        struct ka_worker *work;
+        pthread_t worker_thread;
+        bool worker_started;
+        struct frontend_thread *fes;
+        size_t n_fes;
+        struct ka_http *http;
+        struct ka_http_status status;
+};
+
+static void *prov_main(void *arg) {
+        ka_prov_run(arg);
+        return NULL;
+}
+
+static void *worker_main(void *arg) {
+        ka_worker_run(arg);
+        return NULL;
+}
+
+static void *frontend_main(void *arg) {
+        struct frontend_thread *f = arg;
+        const struct kubeagent_plugin_handle *p = f->fe->plugin;
+        struct ka_error err = {0};
+        ka_log_info("frontend", "%s: started", f->fe->name);
+        if (p->desc->frontend->run(p->state, f->fe->conf, ka_bus_agent_handle(f->agent), &err) < 0)
+                ka_log_error("frontend", "%s stopped: %s", f->fe->name, err.msg);
+        return NULL;
+}
+
+static const struct ka_host_bus host_bus = {.send = ka_bus_host_send, .recv = ka_bus_host_recv};
+
+static int start(struct daemon *d) {
+        struct ka_error err = {0};
+        int r;
+        if (d->core) {
+                struct ka_prov_options po = {
+                        .cfg = d->cfg, .reg = &d->reg, .bus = &d->bus, .gc_period_ms = d->prov_cfg.gc_period};
+                if ((r = ka_prov_new(&po, &d->prov, &err)) < 0)
+                        goto fail;
+                pthread_create(&d->prov_thread, NULL, prov_main, d->prov);
+                d->prov_started = true;
+        }
+        if (d->worker) {
+                struct ka_worker_options wo = {.cfg = d->cfg, .reg = &d->reg, .bus = &d->bus};
+                if ((r = ka_worker_new(&wo, &d->work, &err)) < 0)
+                        goto fail;
+                pthread_create(&d->worker_thread, NULL, worker_main, d->work);
+                d->worker_started = true;
+        }
+        if (d->core) {
+                ka_host_set_bus(&host_bus);
+                d->fes = ka_new0(struct frontend_thread, d->cfg->n_frontends + 1);
+                for (size_t i = 0; i < d->cfg->n_frontends; i++) {
+                        struct frontend_thread *f = &d->fes[d->n_fes++];
+                        f->fe = d->cfg->frontends[i];
+                        struct ka_bus_agent_options ao = {.role = KA_BUS_ROLE_FRONTEND, .name = f->fe->name};
+                        if ((r = ka_bus_agent_new(&d->bus, &ao, NULL, &f->agent, &err)) < 0) {
+                                ka_error_prefix(&err, "frontend %s", f->fe->name);
+                                goto fail;
+                        }
+                        pthread_create(&f->thread, NULL, frontend_main, f);
+                        f->started = true;
+                }
+                if (!d->cfg->n_frontends)
+                        ka_log_warn(NULL, "no frontend is configured (frontends:): nothing will ask for agents");
+        }
+        const char *listen = d->http_cfg.listen;
+        if (!ka_isempty(listen) && strcmp(listen, "off") != 0) {
+                d->status = (struct ka_http_status){.prov = d->prov, .worker = d->work, .role = d->role};
+                if ((r = ka_http_new(listen, (size_t)d->http_cfg.max_body, &d->http, &err)) < 0 ||
+                    (r = ka_http_status_routes(d->http, &d->status)) < 0 || (r = ka_http_start(d->http, &err)) < 0)
+                        goto fail;
+        }
+        return 0;
+fail:
+        ka_log_error(NULL, "%s", err.msg[0] ? err.msg : strerror(-r));
+        return r;
+}
+
+/* Stop every part without touching an agent: frontends first (they act on
+ * the controller), then the endpoint, then worker and scheduler. */
+static void stop(struct daemon *d) {
+        for (size_t i = 0; i < d->n_fes; i++)
+                if (d->fes[i].agent)
+                        ka_bus_agent_cancel(d->fes[i].agent);
+        for (size_t i = 0; i < d->n_fes; i++) {
+                if (d->fes[i].started)
+                        pthread_join(d->fes[i].thread, NULL);
+                ka_bus_agent_free(d->fes[i].agent);
+        }
+        free(d->fes);
+        ka_host_set_bus(NULL);
+        ka_http_free(d->http);
+        if (d->work)
+                ka_worker_stop(d->work);
+        if (d->prov)
+                ka_prov_stop(d->prov);
+        if (d->worker_started)
+                pthread_join(d->worker_thread, NULL);
+        if (d->prov_started)
+                pthread_join(d->prov_thread, NULL);
+        ka_worker_free(d->work);
+        ka_prov_free(d->prov);
+}
+
+static void count_plugins(const struct ka_registry *reg) {
+        struct ka_metric *m = NULL;
+        ka_metric_register(NULL, "kubeagent_plugins_loaded", "Plugins loaded, by kind", KUBEAGENT_METRIC_GAUGE, "kind",
+                           &m, NULL);
+        static const enum kubeagent_plugin_kind kinds[] = {KUBEAGENT_KIND_CREDENTIAL, KUBEAGENT_KIND_VOLUME,
+                                                           KUBEAGENT_KIND_RETENTION, KUBEAGENT_KIND_FRONTEND};
+        for (size_t k = 0; k < KA_ARRAY_SIZE(kinds); k++) {
+                size_t n = 0;
+                for (size_t i = 0; i < reg->n; i++)
+                        n += reg->v[i]->desc->kind == kinds[k];
+                ka_metric_set(m, ka_plugin_kind_name(kinds[k]), (double)n);
+        }
+}
+
 int main(int argc, char **argv) {
-        enum { OPT_LOG_LEVEL = 256, OPT_LOG_FORMAT, OPT_VERSION };
+        enum { OPT_LOG_LEVEL = 256, OPT_LOG_FORMAT, OPT_VERSION, OPT_ROLE, OPT_READY_FD };
         static const struct option options[] = {
                 {"config", required_argument, NULL, 'c'},
+                {"role", required_argument, NULL, OPT_ROLE},
+                {"ready-fd", required_argument, NULL, OPT_READY_FD},
                 {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
                 {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
                 {"help", no_argument, NULL, 'h'},
@@ -80,11 +239,26 @@ int main(int argc, char **argv) {
         const char *config_path = KA_DEFAULT_CONFIG;
         enum ka_log_level level = KA_LOG_INFO;
         enum ka_log_format format = KA_LOG_TEXT;
+        struct daemon d = {.role = "all"};
+        int ready_fd = -1;
         int c;
         while ((c = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
                 switch (c) {
                 case 'c':
                         config_path = optarg;
+                        break;
+                case OPT_ROLE:
+                        if (strcmp(optarg, "core") && strcmp(optarg, "worker") && strcmp(optarg, "all")) {
+                                fprintf(stderr, "kubeagentd: --role must be core, worker or all\n");
+                                return 2;
+                        }
+                        d.role = optarg;
+                        break;
+                case OPT_READY_FD:
+                        if (ka_parse_int(optarg, &ready_fd) < 0 || ready_fd < 0) {
+                                fprintf(stderr, "kubeagentd: --ready-fd must be a file descriptor number\n");
+                                return 2;
+                        }
                         break;
                 case OPT_LOG_LEVEL:
                         if (ka_log_parse_level(optarg, &level) < 0) {
@@ -113,54 +287,87 @@ int main(int argc, char **argv) {
                 usage(stderr);
                 return 2;
         }
+        d.core = strcmp(d.role, "worker") != 0;
+        d.worker = strcmp(d.role, "core") != 0;
         ka_log_setup("kubeagentd", level, format);
 
         /* Signals are taken synchronously by the main thread; every thread
          * started later inherits the mask. */
-        sigset_t stop;
-        sigemptyset(&stop);
-        sigaddset(&stop, SIGTERM);
-        sigaddset(&stop, SIGINT);
-        sigaddset(&stop, SIGHUP);
-        pthread_sigmask(SIG_BLOCK, &stop, NULL);
+        sigset_t sigs;
+        sigemptyset(&sigs);
+        sigaddset(&sigs, SIGTERM);
+        sigaddset(&sigs, SIGINT);
+        sigaddset(&sigs, SIGHUP);
+        pthread_sigmask(SIG_BLOCK, &sigs, NULL);
         signal(SIGPIPE, SIG_IGN);
 
         struct ka_diags diags = {0};
-        struct ka_document doc;
-        if (ka_document_load(config_path, &doc, &diags) < 0) {
+        if (ka_document_load(config_path, &d.doc, &diags) < 0) {
                 log_diags(&diags);
                 ka_diags_free(&diags);
                 return 2;
         }
-        if (check_bus(&doc) < 0) {
-                ka_document_free(&doc);
-                return 2;
+        int rc = 0;
+        if (load_bus(&d.doc, &d.bus) < 0) {
+                rc = 2;
+                goto out_doc;
         }
-        ka_log_info(NULL, "kubeagentd %s starting with %s", PACKAGE_VERSION, config_path);
+        ka_log_info(NULL, "kubeagentd %s starting with %s (role %s)", PACKAGE_VERSION, config_path, d.role);
 
-        struct ka_registry reg = {0};
-        _cleanup_(ka_strv_freep) char **extra = ka_document_plugin_path(&doc, &diags);
+        _cleanup_(ka_strv_freep) char **extra = ka_document_plugin_path(&d.doc, &diags);
         _cleanup_(ka_strv_freep) char **dirs = ka_plugin_search_path(extra);
-        int refused = ka_registry_load_path(&reg, dirs, &diags);
+        int refused = ka_registry_load_path(&d.reg, dirs, &diags);
         for (size_t i = 0; i < diags.n; i++)
                 ka_log(diags.v[i].severity == KA_DIAG_ERROR ? KA_LOG_ERROR : KA_LOG_WARN, "plugin", "%s",
                        diags.v[i].msg);
         ka_diags_free(&diags);
-        int rc = 0;
         if (refused) {
                 ka_log_error(NULL, "%d plugin(s) refused; fix or remove them", refused);
                 rc = 1;
                 goto out;
         }
-        for (size_t i = 0; i < reg.n; i++)
-                ka_log_info("plugin", "loaded %s plugin %s %s from %s", ka_plugin_kind_name(reg.v[i]->desc->kind),
-                            reg.v[i]->desc->name, reg.v[i]->desc->version ? reg.v[i]->desc->version : "",
-                            reg.v[i]->path);
-        ka_log_info(NULL, "ready: %zu plugins", reg.n);
+        for (size_t i = 0; i < d.reg.n; i++)
+                ka_log_info("plugin", "loaded %s plugin %s %s from %s", ka_plugin_kind_name(d.reg.v[i]->desc->kind),
+                            d.reg.v[i]->desc->name, d.reg.v[i]->desc->version ? d.reg.v[i]->desc->version : "",
+                            d.reg.v[i]->path);
+        count_plugins(&d.reg);
+
+        if (ka_config_load(&d.doc, &d.reg, &d.cfg, &diags) < 0) {
+                log_diags(&diags);
+                ka_diags_free(&diags);
+                rc = 2;
+                goto out;
+        }
+        log_diags(&diags);
+        ka_diags_free(&diags);
+        struct kubeagent_config_source hsrc = ka_config_section(d.cfg, "http");
+        struct kubeagent_config_source psrc = ka_config_section(d.cfg, "provision");
+        int hr = ka_cfgmap_fill(ka_http_config_keys, &hsrc, NULL, &d.http_cfg, &diags);
+        if (ka_cfgmap_fill(ka_prov_config_keys, &psrc, NULL, &d.prov_cfg, &diags) < 0 || hr < 0) {
+                log_diags(&diags);
+                ka_diags_free(&diags);
+                rc = 2;
+                goto out;
+        }
+        ka_diags_free(&diags);
+
+        if (start(&d) < 0) {
+                rc = 1;
+                goto out_stop;
+        }
+        ka_log_info(NULL, "ready: role %s, %zu plugins, %zu cloud(s), %zu frontend(s), http %s", d.role, d.reg.n,
+                    d.cfg->n_clouds, d.core ? d.cfg->n_frontends : 0, d.http ? ka_http_address(d.http) : "off");
+        if (ready_fd >= 0) {
+                char line[32];
+                int n = snprintf(line, sizeof(line), "READY %d\n", d.http ? ka_http_port(d.http) : 0);
+                if (write(ready_fd, line, (size_t)n) != n)
+                        ka_log_warn(NULL, "--ready-fd %d: %s", ready_fd, strerror(errno));
+                close(ready_fd);
+        }
 
         for (;;) {
                 int sig;
-                if (sigwait(&stop, &sig) != 0)
+                if (sigwait(&sigs, &sig) != 0)
                         continue;
                 if (sig == SIGHUP) {
                         ka_log_info(NULL, "SIGHUP: configuration reload is not supported yet; ignored");
@@ -169,8 +376,15 @@ int main(int argc, char **argv) {
                 ka_log_info(NULL, "%s: stopping; running agents are left as they are", strsignal(sig));
                 break;
         }
+out_stop:
+        stop(&d);
 out:
-        ka_registry_free(&reg);
-        ka_document_free(&doc);
+        ka_cfgmap_clear(ka_http_config_keys, &d.http_cfg);
+        ka_cfgmap_clear(ka_prov_config_keys, &d.prov_cfg);
+        ka_config_free(d.cfg);
+        ka_registry_free(&d.reg);
+out_doc:
+        ka_cfgmap_clear(ka_bus_config_keys, &d.bus);
+        ka_document_free(&d.doc);
         return rc;
 }

@@ -28,6 +28,13 @@
 #include "bus/clock.h"
 #include "bus/config.h"
 #include "config/config.h"
+#include "plugin/cfgmap.h"
+
+/* kubeagent.provision */
+struct ka_prov_config {
+        int64_t gc_period; /* ms */
+};
+extern const struct kubeagent_config_key ka_prov_config_keys[];
 
 struct ka_prov_options {
         const struct ka_config *cfg;

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -23,6 +24,12 @@
 #define REGISTER_RETRY_MS 2000
 #define DEFAULT_GC_PERIOD_MS 60000
 #define MIN_HEARTBEAT_MS 40000
+
+const struct kubeagent_config_key ka_prov_config_keys[] = {
+        {"gcPeriod", KUBEAGENT_CFG_DURATION, "60", 0, offsetof(struct ka_prov_config, gc_period),
+         "how often garbage collection looks for orphan pods, and how long a node without a pod may stay"},
+        {NULL, 0, NULL, 0, 0, NULL},
+};
 
 static const char *const astate_names[AS__N] = {"registering", "creating", "starting", "running", "online",
                                                 "busy",        "idle",     "ending",   "ended"};
@@ -265,6 +272,13 @@ static void submit_end(struct ka_prov *P, struct agent *a) {
         cJSON_Delete(w);
 }
 
+/* A failure that is not the pod's: name it for kubeagent_agents_failed_total. */
+static void fail(struct ka_prov *P, struct agent *a, const char *label, const char *why, bool permanent) {
+        if (!a->pod.reason)
+                a->pod.reason = ka_strdup(label);
+        ka_sched_end(P, a, why, true, permanent);
+}
+
 void ka_sched_end(struct ka_prov *P, struct agent *a, const char *reason, bool failed, bool permanent) {
         if (a->ending)
                 return;
@@ -321,7 +335,7 @@ static void send_register(struct ka_prov *P, struct agent *a);
 
 static void render_and_submit(struct ka_prov *P, struct agent *a) {
         if (!a->tmpl) {
-                ka_sched_end(P, a, "its template is no longer in the configuration", true, true);
+                fail(P, a, "TemplateGone", "its template is no longer in the configuration", true);
                 return;
         }
         struct ka_render_params params = {.agent_name = a->name,
@@ -335,7 +349,7 @@ static void render_and_submit(struct ka_prov *P, struct agent *a) {
                 snprintf(msg, sizeof(msg), "cannot render template %s: %s", a->tmpl->name ? a->tmpl->name : "?",
                          diags.n ? diags.v[diags.n - 1].msg : "error");
                 ka_diags_free(&diags);
-                ka_sched_end(P, a, msg, true, true);
+                fail(P, a, "RenderFailed", msg, true);
                 return;
         }
         ka_diags_free(&diags);
@@ -374,7 +388,7 @@ static void render_and_submit(struct ka_prov *P, struct agent *a) {
         int rc2 = ka_bus_core_submit(P->bus, job, a->cloud->name, w, &err);
         cJSON_Delete(w);
         if (rc2 < 0 && rc2 != -EEXIST) {
-                ka_sched_end(P, a, err.msg, true, false);
+                fail(P, a, "SubmitFailed", err.msg, false);
                 return;
         }
         a->pod_job = true;
@@ -536,7 +550,7 @@ static void on_register_failed(struct ka_prov *P, struct frontend *fe, const cJS
         }
         char msg[KA_ERROR_MSG_MAX];
         snprintf(msg, sizeof(msg), "%s could not register the agent: %s", fe->name, error);
-        ka_sched_end(P, a, msg, true, true);
+        fail(P, a, "RegisterFailed", msg, true);
 }
 
 /* What the node's state means for its agent. */
@@ -708,7 +722,7 @@ static void on_pod_event(struct ka_prov *P, struct agent *a, const char *kind, c
                 struct ka_buf b = KA_BUF_INIT(0);
                 ka_buf_printf(&b, "Unable to create pod %s: %s", a->name, ka_json_str(d, "error"));
                 a->pod_done = true;
-                ka_sched_end(P, a, b.data, true, true);
+                fail(P, a, "CreateFailed", b.data, true);
                 ka_buf_free(&b);
         } else if (!strcmp(kind, "gone")) {
                 a->pod_done = true;
@@ -956,7 +970,7 @@ static int64_t agent_timers(struct ka_prov *P, struct agent *a, int64_t t) {
                 if (t >= a->planned_at + sct) {
                         snprintf(why, sizeof(why), "%s did not register the agent within %" PRId64 " seconds",
                                  a->fe->name, sct / 1000);
-                        ka_sched_end(P, a, why, true, false);
+                        fail(P, a, "NotRegistered", why, false);
                         return INT64_MAX;
                 }
                 due = a->planned_at + sct;
@@ -969,7 +983,7 @@ static int64_t agent_timers(struct ka_prov *P, struct agent *a, int64_t t) {
                 if (t >= from + sct) {
                         _cleanup_free_ char *st = summary_text(&a->pod);
                         snprintf(why, sizeof(why), "Pod is not Ready after %" PRId64 " seconds: %s", sct / 1000, st);
-                        ka_sched_end(P, a, why, true, false);
+                        fail(P, a, "NotReady", why, false);
                         return INT64_MAX;
                 }
                 return from + sct;
@@ -978,7 +992,7 @@ static int64_t agent_timers(struct ka_prov *P, struct agent *a, int64_t t) {
                 if (t >= a->ready_at + sct) {
                         snprintf(why, sizeof(why), "Agent is not connected after %" PRId64 " seconds, status: %s",
                                  sct / 1000, a->pod.phase ? a->pod.phase : "Unknown");
-                        ka_sched_end(P, a, why, true, true);
+                        fail(P, a, "AgentNotConnected", why, true);
                         return INT64_MAX;
                 }
                 return a->ready_at + sct;

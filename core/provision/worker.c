@@ -142,7 +142,12 @@ struct ka_worker {
         int efd;
         atomic_bool stop;
         atomic_size_t following;
+        atomic_bool connected;
         int64_t next_timers;
+        /* readiness probes of the API servers (the HTTP thread) */
+        pthread_mutex_t probe_lock;
+        int64_t probed_at;
+        char *probe_error; /* NULL: every API server answered */
 };
 
 /* ---- small helpers ---- */
@@ -1149,6 +1154,7 @@ int ka_worker_run(struct ka_worker *w) {
                 }
                 if (r == -ECANCELED)
                         break;
+                atomic_store(&w->connected, ka_bus_agent_connected(w->bus));
                 drain(w);
                 timers(w);
         }
@@ -1164,6 +1170,39 @@ void ka_worker_stop(struct ka_worker *w) {
 
 size_t ka_worker_following(struct ka_worker *w) {
         return atomic_load(&w->following);
+}
+
+#define PROBE_KEEP_MS 5000
+
+bool ka_worker_ready(struct ka_worker *w, char **ret_why) {
+        struct ka_buf why = KA_BUF_INIT(0);
+        if (!atomic_load(&w->connected))
+                ka_buf_puts(&why, "not connected to the core");
+        pthread_mutex_lock(&w->probe_lock);
+        int64_t now = ka_time_now_ms();
+        if (!w->probed_at || now - w->probed_at > PROBE_KEEP_MS) {
+                struct ka_buf errs = KA_BUF_INIT(0);
+                for (size_t i = 0; i < w->n_clouds; i++) {
+                        cJSON *v = NULL;
+                        struct ka_error err = {0};
+                        if (ka_kube_server_version(w->clouds[i].kube, &v, &err) < 0)
+                                ka_buf_printf(&errs, "%scloud %s: %s", errs.len ? "; " : "", w->clouds[i].cloud->name,
+                                              err.msg);
+                        cJSON_Delete(v);
+                }
+                free(w->probe_error);
+                w->probe_error = errs.len ? ka_buf_steal(&errs) : NULL;
+                ka_buf_free(&errs);
+                w->probed_at = now;
+        }
+        if (w->probe_error)
+                ka_buf_printf(&why, "%s%s", why.len ? "; " : "", w->probe_error);
+        pthread_mutex_unlock(&w->probe_lock);
+        bool ready = why.len == 0;
+        if (ret_why)
+                *ret_why = ready ? NULL : ka_buf_steal(&why);
+        ka_buf_free(&why);
+        return ready;
 }
 
 /* ---- making and freeing ---- */
@@ -1216,6 +1255,7 @@ int ka_worker_new(const struct ka_worker_options *o, struct ka_worker **ret, str
         w->inbox_tail = &w->inbox;
         w->efd = -1;
         pthread_mutex_init(&w->lock, NULL);
+        pthread_mutex_init(&w->probe_lock, NULL);
         pthread_cond_init(&w->cond, NULL);
         int r;
         w->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -1299,5 +1339,7 @@ void ka_worker_free(struct ka_worker *w) {
                 close(w->efd);
         pthread_cond_destroy(&w->cond);
         pthread_mutex_destroy(&w->lock);
+        pthread_mutex_destroy(&w->probe_lock);
+        free(w->probe_error);
         free(w);
 }

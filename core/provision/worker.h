@@ -19,6 +19,7 @@
 #ifndef KA_PROVISION_WORKER_H
 #define KA_PROVISION_WORKER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "bus/clock.h"
@@ -51,5 +52,9 @@ int ka_worker_run(struct ka_worker *w);
 void ka_worker_stop(struct ka_worker *w);
 /* The pods this worker follows now (any thread). */
 size_t ka_worker_following(struct ka_worker *w);
+/* Whether the worker can work (any thread): connected to the core, and
+ * every cloud's API server answers (GET /version, remembered for a few
+ * seconds).  *ret_why (malloc()ed) says what is missing. */
+bool ka_worker_ready(struct ka_worker *w, char **ret_why);
 
 #endif

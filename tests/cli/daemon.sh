@@ -4,7 +4,7 @@
 d=$(tmpdir)
 trap 'rm -rf "$d"' EXIT
 
-printf 'kubeagent: {}\n' > "$d/k.yaml"
+printf 'kubeagent: {http: {listen: "127.0.0.1:0"}}\n' > "$d/k.yaml"
 # wait for the "ready" line (an event), then SIGTERM
 mkfifo "$d/log"
 "$KUBEAGENTD" -c "$d/k.yaml" --log-level info 2>"$d/log" &

@@ -1,8 +1,11 @@
 #include "harness.h"
 #include "provision/proto.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +13,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "../bus/freeport.h"
 #include "plugin/cfgmap.h"
 #include "tap.h"
 #include "util/buf.h"
@@ -76,8 +80,18 @@ static bool connected(struct harness *h, void *ud) {
 }
 
 bool h_start(struct harness *h, const char *clouds, const char *const *extra_sim, const char **why) {
-        *h = (struct harness){.auto_register = true, .auto_online = true, .auto_gone = true, .efd = -1, .log_fd = -1};
-        if (!sim_start(&h->sim, extra_sim, why))
+        struct h_options o = {.extra_sim = extra_sim};
+        return h_start_ex(h, clouds, &o, why);
+}
+
+static void write_key(const char *path) {
+        write_text(path, "8e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7\n", 0600);
+}
+
+bool h_start_ex(struct harness *h, const char *clouds, const struct h_options *o, const char **why) {
+        *h = (struct harness){.auto_register = true, .auto_online = true, .auto_gone = true, .efd = -1, .log_fd = -1,
+                              .external = o->transport != NULL};
+        if (!sim_start(&h->sim, o->extra_sim, why))
                 return false;
         pthread_mutex_init(&h->lock, NULL);
         h->pending = cJSON_CreateArray();
@@ -93,6 +107,30 @@ bool h_start(struct harness *h, const char *clouds, const char *const *extra_sim
         /* the config */
         _cleanup_free_ char *token = sim_path(&h->sim, "token-admin"), *ca = sim_path(&h->sim, "ca.crt");
         struct ka_buf y = KA_BUF_INIT(0);
+        instance++;
+        if (h->external) {
+                bool tcp = !strcmp(o->transport, "tcp");
+                _cleanup_free_ char *key = ka_path_join(h->dir, "bus.key");
+                if (tcp) {
+                        write_key(key);
+                        ka_buf_printf(&y,
+                                      "kubeagent:\n  bus:\n    workers: tcp://127.0.0.1:%d\n"
+                                      "    frontends: tcp://127.0.0.1:%d\n    keyFile: %s\n",
+                                      ka_test_free_port(), ka_test_free_port(), key);
+                } else {
+                        ka_buf_printf(&y, "kubeagent:\n  bus:\n    workers: ipc://%s/workers.sock\n"
+                                          "    frontends: ipc://%s/frontends.sock\n", h->dir, h->dir);
+                }
+                ka_buf_puts(&y, "    leaseDuration: 2s\n    renewInterval: 500ms\n    resendInterval: 100ms\n"
+                                "    reconnectIntervalMax: 200ms\n  http: {listen: \"127.0.0.1:0\"}\n"
+                                "  provision: {gcPeriod: 2s}\n");
+        } else {
+                ka_buf_printf(&y, "kubeagent:\n  bus:\n    workers: inproc://h-workers-%d-%d\n"
+                                  "    frontends: inproc://h-frontends-%d-%d\n"
+                                  "    leaseDuration: 2s\n    renewInterval: 500ms\n    resendInterval: 100ms\n"
+                                  "    reconnectIntervalMax: 200ms\n",
+                              (int)getpid(), instance, (int)getpid(), instance);
+        }
         ka_buf_printf(&y,
                       "credentials:\n  sim: {type: token, tokenFile: %s, caFile: %s, server: \"%s\", namespace: ci}\n"
                       "jenkins:\n  clouds:\n",
@@ -108,11 +146,11 @@ bool h_start(struct harness *h, const char *clouds, const char *const *extra_sim
                         ka_buf_putc(&y, *p++);
                 }
         }
-        _cleanup_free_ char *path = ka_path_join(h->dir, "kubeagent.yaml");
-        write_text(path, y.data, 0600);
+        h->config_path = ka_path_join(h->dir, "kubeagent.yaml");
+        write_text(h->config_path, y.data, 0600);
         ka_buf_free(&y);
         struct ka_diags d = {0};
-        if (ka_document_load(path, &h->doc, &d) < 0 || !(h->have_doc = true) ||
+        if (ka_document_load(h->config_path, &h->doc, &d) < 0 || !(h->have_doc = true) ||
             ka_config_load(&h->doc, &h->reg, &h->cfg, &d) < 0) {
                 for (size_t i = 0; i < d.n; i++)
                         tap_diag("config: %s:%u:%u: %s", d.v[i].file ? d.v[i].file : "", d.v[i].line, d.v[i].col,
@@ -122,35 +160,22 @@ bool h_start(struct harness *h, const char *clouds, const char *const *extra_sim
                 return false;
         }
         ka_diags_free(&d);
+        struct kubeagent_config_source src = ka_config_section(h->cfg, "bus");
+        ka_cfgmap_fill(ka_bus_config_keys, &src, NULL, &h->bus, &d);
+        ka_diags_free(&d);
 
-        /* the bus: inproc, short leases */
-        char workers[64], frontends[64];
-        instance++;
-        snprintf(workers, sizeof(workers), "inproc://h-workers-%d-%d", (int)getpid(), instance);
-        snprintf(frontends, sizeof(frontends), "inproc://h-frontends-%d-%d", (int)getpid(), instance);
-        cJSON *b = cJSON_CreateObject();
-        ka_json_set_str(b, "workers", workers);
-        ka_json_set_str(b, "frontends", frontends);
-        ka_json_set_str(b, "leaseDuration", "2s");
-        ka_json_set_str(b, "renewInterval", "500ms");
-        ka_json_set_str(b, "resendInterval", "100ms");
-        ka_json_set_str(b, "reconnectIntervalMax", "200ms");
-        struct kubeagent_config_source src = ka_cfgsrc(b, NULL, (struct ka_loc){0});
-        struct ka_diags bd = {0};
-        ka_cfgmap_fill(ka_bus_config_keys, &src, NULL, &h->bus, &bd);
-        ka_diags_free(&bd);
-        cJSON_Delete(b);
-
-        prov_start(h);
-        struct ka_worker_options wo = {.cfg = h->cfg, .reg = &h->reg, .bus = &h->bus, .name = "w1",
-                                       .kube_options = fast_retries};
         struct ka_error err = {0};
-        if (ka_worker_new(&wo, &h->worker, &err) < 0) {
-                tap_diag("ka_worker_new: %s", err.msg);
-                *why = "the worker does not start";
-                return false;
+        if (!h->external) {
+                prov_start(h);
+                struct ka_worker_options wo = {.cfg = h->cfg, .reg = &h->reg, .bus = &h->bus, .name = "w1",
+                                               .kube_options = fast_retries};
+                if (ka_worker_new(&wo, &h->worker, &err) < 0) {
+                        tap_diag("ka_worker_new: %s", err.msg);
+                        *why = "the worker does not start";
+                        return false;
+                }
+                pthread_create(&h->worker_thread, NULL, worker_main, h->worker);
         }
-        pthread_create(&h->worker_thread, NULL, worker_main, h->worker);
         struct ka_bus_agent_options fo = {.role = KA_BUS_ROLE_FRONTEND, .name = "jenkins"};
         if (ka_bus_agent_new(&h->bus, &fo, NULL, &h->fe, &err) < 0) {
                 tap_diag("frontend: %s", err.msg);
@@ -164,11 +189,122 @@ bool h_start(struct harness *h, const char *clouds, const char *const *extra_sim
                 return false;
         }
         h->sub = ka_informer_subscribe(h->inf, on_pod, h, true);
-        if (!h_until(h, 10000, connected, NULL)) {
+        if (!h->external && !h_wait_connected(h, 10000)) {
                 *why = "the frontend is not welcomed by the core";
                 return false;
         }
         return true;
+}
+
+bool h_wait_connected(struct harness *h, int64_t timeout_ms) {
+        return h_until(h, timeout_ms, connected, NULL);
+}
+
+/* ---- kubeagentd processes ---- */
+
+struct h_proc *h_spawn(struct harness *h, const char *role) {
+        const char *bin = getenv("KUBEAGENTD");
+        if (!bin)
+                bin = "core/daemon/kubeagentd";
+        int fds[2];
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return NULL;
+        static int n;
+        struct h_proc *p = ka_new0(struct h_proc, 1);
+        p->log = ka_asprintf("%s/kubeagentd-%s-%d.log", h->dir, role, ++n);
+        pid_t pid = fork();
+        if (pid == 0) {
+                int log = open(p->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+                dup2(log, 2);
+                dup2(fds[1], 3); /* dup2 clears CLOEXEC */
+                char rolearg[32];
+                snprintf(rolearg, sizeof(rolearg), "--role=%s", role);
+                execl(bin, bin, "-c", h->config_path, rolearg, "--ready-fd=3",
+                      getenv("KA_TEST_LOG") ? "--log-level=debug" : "--log-level=info", (char *)NULL);
+                _exit(127);
+        }
+        close(fds[1]);
+        p->pid = pid;
+        char line[64] = {0};
+        size_t got = 0;
+        struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
+        int64_t end = ka_time_now_ms() + 30000;
+        while (got < sizeof(line) - 1 && !memchr(line, '\n', got) && ka_time_now_ms() < end) {
+                if (poll(&pfd, 1, 100) <= 0)
+                        continue;
+                ssize_t r = read(fds[0], line + got, sizeof(line) - 1 - got);
+                if (r <= 0)
+                        break;
+                got += (size_t)r;
+        }
+        close(fds[0]);
+        if (sscanf(line, "READY %d", &p->http_port) != 1) {
+                tap_diag("kubeagentd --role %s did not start (see %s)", role, p->log);
+                h_kill(h, p, SIGKILL);
+                return NULL;
+        }
+        if (strcmp(role, "worker") != 0)
+                h->core_proc = p;
+        h->procs = ka_reallocarray(h->procs, h->n_procs + 1, sizeof(*h->procs));
+        h->procs[h->n_procs++] = p;
+        return p;
+}
+
+int h_kill(struct harness *h, struct h_proc *p, int sig) {
+        if (!p || p->pid <= 0)
+                return -1;
+        kill(p->pid, sig);
+        int status = 0;
+        if (waitpid(p->pid, &status, 0) < 0)
+                return -1;
+        p->pid = 0;
+        if (h->core_proc == p)
+                h->core_proc = NULL;
+        if (getenv("KA_TEST_LOG")) {
+                char *text = NULL;
+                size_t len;
+                struct ka_error err = {0};
+                if (ka_read_file(p->log, 64 << 20, &text, &len, &err) == 0)
+                        fprintf(stderr, "---- %s ----\n%s", p->log, text);
+                free(text);
+        }
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static size_t on_body(char *data, size_t size, size_t n, void *ud) {
+        ka_buf_append(ud, data, size * n);
+        return size * n;
+}
+
+int h_http_get(int port, const char *path, char **ret_body) {
+        CURL *c = curl_easy_init();
+        char url[256];
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+        struct ka_buf b = KA_BUF_INIT(0);
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+        long code = 0;
+        if (curl_easy_perform(c) == CURLE_OK)
+                curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+        curl_easy_cleanup(c);
+        if (ret_body)
+                *ret_body = ka_buf_steal(&b);
+        ka_buf_free(&b);
+        return (int)code;
+}
+
+cJSON *h_agents(struct harness *h) {
+        if (h->prov)
+                return ka_prov_agents_json(h->prov);
+        char *body = NULL;
+        cJSON *a = NULL;
+        struct ka_error err = {0};
+        if (h->core_proc && h_http_get(h->core_proc->http_port, "/v1/agents", &body) == 200)
+                ka_json_parse(body, strlen(body), &a, &err);
+        free(body);
+        return a ? a : cJSON_CreateArray();
 }
 
 static void msgs_free(struct harness *h) {
@@ -182,6 +318,13 @@ static void msgs_free(struct harness *h) {
 }
 
 void h_stop(struct harness *h) {
+        for (size_t i = 0; i < h->n_procs; i++) {
+                if (h->procs[i]->pid > 0 && h_kill(h, h->procs[i], SIGTERM) != 0)
+                        tap_diag("%s did not stop cleanly", h->procs[i]->log);
+                free(h->procs[i]->log);
+                free(h->procs[i]);
+        }
+        free(h->procs);
         if (h->inf) {
                 ka_informer_unsubscribe(h->inf, h->sub);
                 ka_informer_release(h->inf);
@@ -234,6 +377,7 @@ void h_stop(struct harness *h) {
                 close(h->log_fd);
         }
         free(h->log_path);
+        free(h->config_path);
         if (h->dir) {
                 _cleanup_free_ char *cmd = ka_asprintf("rm -rf '%s'", h->dir);
                 if (system(cmd) != 0)

@@ -44,8 +44,29 @@ struct h_pod {
         bool deleted;
 };
 
+/* A kubeagentd process (external mode). */
+struct h_proc {
+        pid_t pid;
+        int http_port;
+        char *log;
+};
+
+struct h_options {
+        const char *const *extra_sim; /* more simulator arguments, NULL-terminated */
+        /* External mode: no scheduler or worker in the test process; the
+         * config gets a kubeagent.bus on "tcp" (sealed with a key file) or
+         * "ipc", an HTTP endpoint on a free port and a gcPeriod of 2s, and
+         * the test runs kubeagentd processes with h_spawn(). */
+        const char *transport;
+};
+
 struct harness {
         struct sim sim;
+        bool external;
+        char *config_path;
+        struct h_proc *core_proc; /* the last core spawned (for h_agents) */
+        struct h_proc **procs;
+        size_t n_procs;
         char *dir;
         char *log_path; /* the daemon's log (info and up); KA_TEST_LOG=1 prints it at the end */
         int log_fd;
@@ -82,6 +103,19 @@ struct harness {
  * its URL.  extra_sim: more simulator arguments (NULL-terminated) or NULL.
  * false with *why when the simulator cannot run (skip_all). */
 bool h_start(struct harness *h, const char *clouds, const char *const *extra_sim, const char **why);
+bool h_start_ex(struct harness *h, const char *clouds, const struct h_options *o, const char **why);
+/* External mode: start `kubeagentd --role role` and wait for its READY
+ * line; NULL when it does not start.  h_kill() sends sig and reaps it
+ * (SIGKILL: it dies on the spot); the exit status, or -1. */
+struct h_proc *h_spawn(struct harness *h, const char *role);
+int h_kill(struct harness *h, struct h_proc *p, int sig);
+/* The frontend is welcomed by a core (after a start or a restart). */
+bool h_wait_connected(struct harness *h, int64_t timeout_ms);
+/* The scheduler's agents: from the core in this process, or from the
+ * last core spawned (GET /v1/agents); the caller frees it. */
+cJSON *h_agents(struct harness *h);
+/* GET path from a process's HTTP endpoint: status, *ret_body (may be NULL). */
+int h_http_get(int port, const char *path, char **ret_body);
 void h_stop(struct harness *h);
 /* Stop and start the scheduler (a restart of the core; the worker and the
  * frontend stay). */
