@@ -24,18 +24,18 @@ enum {
 };
 
 struct ka_cli {
-        const char *config_path;        /* -c; NULL = the default file, if it exists */
-        const char *kubeconfig;         /* --kubeconfig */
-        const char *context;            /* --context */
-        const char *namespace_;         /* -n, --namespace */
-        const char *cloud;              /* --cloud */
-        bool log_http;                  /* --log-http */
+        const char *config_path; /* -c; NULL = the default file, if it exists */
+        const char *kubeconfig;  /* --kubeconfig */
+        const char *context;     /* --context */
+        const char *namespace_;  /* -n, --namespace */
+        const char *cloud;       /* --cloud */
+        bool log_http;           /* --log-http */
 
         bool have_doc;
         struct ka_document doc;
         bool have_plugins;
         struct ka_registry plugins;
-        struct ka_diags plugin_diags;   /* refusals and warnings from loading */
+        struct ka_diags plugin_diags; /* refusals and warnings from loading */
 };
 
 struct ka_cli_command {
@@ -92,10 +92,10 @@ struct ka_cloud;
 struct ka_kube;
 
 struct ka_cli_kube {
-        struct ka_config *cfg;          /* NULL without a config file */
-        const struct ka_cloud *cloud;   /* NULL without a config file */
+        struct ka_config *cfg;        /* NULL without a config file */
+        const struct ka_cloud *cloud; /* NULL without a config file */
         struct ka_kube *kube;
-        char *selector;                 /* agent pods: the cloud's podLabels, or jenkins=slave */
+        char *selector; /* agent pods: the cloud's podLabels, or jenkins=slave */
 };
 /* Returns an exit code; problems are printed.  On failure *ret holds
  * nothing (closing it is harmless). */

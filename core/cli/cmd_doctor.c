@@ -42,8 +42,7 @@ static const char *connection_fix(int r) {
                 return "the API server did not answer in time: check the network path, or raise the cloud's "
                        "readTimeout";
         case -EKEYREJECTED:
-                return "the credentials were refused: renew the token or certificate (kubeconfig, credentials "
-                       "entry)";
+                return "the credentials were refused: renew the token or certificate (kubeconfig, credentials entry)";
         default:
                 return "see the error; kubeagent --log-http doctor shows every request";
         }
@@ -56,7 +55,7 @@ int ka_cmd_doctor(struct ka_cli *cli, int argc, char **argv) {
                 {0},
         };
         int c;
-        optind = 0;     /* 0: glibc re-reads the option string (main parsed with "+") */
+        optind = 0; /* 0: glibc re-reads the option string (main parsed with "+") */
         while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
                 switch (c) {
                 case 'C':
@@ -129,17 +128,16 @@ int ka_cmd_doctor(struct ka_cli *cli, int argc, char **argv) {
                 bool allowed = false;
                 _cleanup_free_ char *what = ka_asprintf("%s%s%s %s", p->resource, p->subresource ? "/" : "",
                                                         p->subresource ? p->subresource : "", p->verb);
-                r = ka_kube_can_i(k.kube, NULL, p->verb, p->resource, p->subresource, &allowed,
-                                  NULL, &err);
+                r = ka_kube_can_i(k.kube, NULL, p->verb, p->resource, p->subresource, &allowed, NULL, &err);
                 if (r < 0) {
                         line(false, what, err.msg, connection_fix(r));
                         continue;
                 }
-                _cleanup_free_ char *fix = ka_asprintf(
-                        "grant verb \"%s\" on \"%s%s%s\" in namespace %s to %s: kubectl apply -n %s -f "
-                        "config/kubernetes/rbac.yaml binds all of them to the kubeagent service account",
-                        p->verb, p->resource, p->subresource ? "/" : "",
-                        p->subresource ? p->subresource : "", ns, username ? username : "this user", ns);
+                _cleanup_free_ char *fix =
+                        ka_asprintf("grant verb \"%s\" on \"%s%s%s\" in namespace %s to %s: kubectl apply -n %s -f "
+                                    "config/kubernetes/rbac.yaml binds all of them to the kubeagent service account",
+                                    p->verb, p->resource, p->subresource ? "/" : "",
+                                    p->subresource ? p->subresource : "", ns, username ? username : "this user", ns);
                 ka_buf_reset(&d);
                 if (allowed)
                         ka_buf_printf(&d, "allowed (%s)", p->why);

@@ -58,7 +58,7 @@ int ka_cmd_logs(struct ka_cli *cli, int argc, char **argv) {
         };
         struct ka_kube_log_options lo = KA_KUBE_LOG_DEFAULTS;
         int c;
-        optind = 0;     /* 0: glibc re-reads the option string (main parsed with "+") */
+        optind = 0; /* 0: glibc re-reads the option string (main parsed with "+") */
         while ((c = getopt_long(argc, argv, "c:fh", options, NULL)) != -1) {
                 switch (c) {
                 case 'c':
@@ -98,7 +98,7 @@ int ka_cmd_logs(struct ka_cli *cli, int argc, char **argv) {
         int r = ka_kube_pod_logs(k.kube, NULL, pod, &lo, to_stdout, NULL, &stop, &err);
         ka_cli_kube_close(&k);
         if (r == -ECANCELED || r == -EPIPE)
-                return KA_EXIT_OK;      /* interrupted, or the reader went away */
+                return KA_EXIT_OK; /* interrupted, or the reader went away */
         if (r < 0) {
                 fprintf(stderr, "kubeagent: %s\n", err.msg);
                 return KA_EXIT_FAILURE;

@@ -113,8 +113,7 @@ static int help_for(const struct ka_registry *reg, const char *name) {
                 return KA_EXIT_USAGE;
         }
         const struct kubeagent_plugin *d = h->desc;
-        printf("%s %s (%s plugin, %s)\n", d->name, d->version ? d->version : "", ka_plugin_kind_name(d->kind),
-               h->path);
+        printf("%s %s (%s plugin, %s)\n", d->name, d->version ? d->version : "", ka_plugin_kind_name(d->kind), h->path);
         if (d->description)
                 printf("  %s\n", d->description);
         switch (d->kind) {
@@ -206,8 +205,7 @@ int ka_cmd_plugins(struct ka_cli *cli, int argc, char **argv) {
         printf("%-11s %-*s %-*s %s\n", "KIND", wn, "NAME", wv, "VERSION", "CONFIG KEYS");
         for (size_t i = 0; i < reg->n; i++) {
                 const struct kubeagent_plugin *d = reg->v[i]->desc;
-                printf("%-11s %-*s %-*s ", ka_plugin_kind_name(d->kind), wn, d->name, wv,
-                       d->version ? d->version : "");
+                printf("%-11s %-*s %-*s ", ka_plugin_kind_name(d->kind), wn, d->name, wv, d->version ? d->version : "");
                 print_config(d);
                 printf("\n");
         }

@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "cli.h"
-#include "kube/podstatus.h"
 #include "kube/pods.h"
+#include "kube/podstatus.h"
 #include "util/json.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
@@ -47,7 +47,7 @@ int ka_cmd_pods(struct ka_cli *cli, int argc, char **argv) {
         };
         const char *selector = NULL;
         int c;
-        optind = 0;     /* 0: glibc re-reads the option string (main parsed with "+") */
+        optind = 0; /* 0: glibc re-reads the option string (main parsed with "+") */
         while ((c = getopt_long(argc, argv, "l:h", options, NULL)) != -1) {
                 switch (c) {
                 case 'l':

@@ -22,12 +22,11 @@ static const struct ka_cli_command commands[] = {
 };
 
 static void usage(FILE *f) {
-        fprintf(f,
-                "Usage: kubeagent [OPTIONS] COMMAND [ARGS...]\n"
-                "\n"
-                "Jenkins build agents as Kubernetes pods: inspect, render and operate.\n"
-                "\n"
-                "Commands:\n");
+        fprintf(f, "Usage: kubeagent [OPTIONS] COMMAND [ARGS...]\n"
+                   "\n"
+                   "Jenkins build agents as Kubernetes pods: inspect, render and operate.\n"
+                   "\n"
+                   "Commands:\n");
         for (size_t i = 0; i < KA_ARRAY_SIZE(commands); i++)
                 fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
         fprintf(f,
@@ -108,9 +107,10 @@ int main(int argc, char **argv) {
                                 return KA_EXIT_USAGE;
                         }
                         /* tools keep their short text lines; json is json */
-                        ka_log_setup("kubeagent", ka_log_enabled(KA_LOG_DEBUG)  ? KA_LOG_DEBUG
-                                                  : ka_log_enabled(KA_LOG_INFO) ? KA_LOG_INFO
-                                                                                : KA_LOG_WARN,
+                        ka_log_setup("kubeagent",
+                                     ka_log_enabled(KA_LOG_DEBUG)  ? KA_LOG_DEBUG
+                                     : ka_log_enabled(KA_LOG_INFO) ? KA_LOG_INFO
+                                                                   : KA_LOG_WARN,
                                      fmt == KA_LOG_JSON ? KA_LOG_JSON : KA_LOG_TOOL);
                         break;
                 }

@@ -11,8 +11,8 @@
 #include "util/base64.h"
 #include "util/error.h"
 #include "util/log.h"
-#include "util/metrics.h"
 #include "util/mem.h"
+#include "util/metrics.h"
 #include "util/secret.h"
 #include "util/str.h"
 #include "util/timeutil.h"
@@ -27,7 +27,7 @@ struct handle {
 };
 
 struct ka_kube {
-        struct ka_kube_options o;       /* strings below are our copies */
+        struct ka_kube_options o; /* strings below are our copies */
         char *server_url, *ca_pem, *namespace_;
         struct ka_kube_cred *cred;
         char *user_agent;
@@ -35,7 +35,7 @@ struct ka_kube {
         CURLSH *share;
         pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
 
-        pthread_mutex_t lock;           /* pool, rate limit, counters, rng */
+        pthread_mutex_t lock; /* pool, rate limit, counters, rng */
         struct handle **idle;
         size_t n_idle;
         double tokens;
@@ -238,8 +238,8 @@ void ka_kube_query_add(struct ka_buf *q, const char *key, const char *value) {
 void ka_kube_path_add(struct ka_buf *p, const char *segment) {
         static const char hex[] = "0123456789ABCDEF";
         for (const unsigned char *s = (const unsigned char *)segment; *s; s++) {
-                if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-                    *s == '-' || *s == '.' || *s == '_' || *s == '~') {
+                if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '-' ||
+                    *s == '.' || *s == '_' || *s == '~') {
                         ka_buf_putc(p, (char)*s);
                 } else {
                         char e[3] = {'%', hex[*s >> 4], hex[*s & 15]};
@@ -247,7 +247,6 @@ void ka_kube_path_add(struct ka_buf *p, const char *segment) {
                 }
         }
 }
-
 
 void ka_kube_counters(struct ka_kube *k, struct ka_kube_counters *ret) {
         pthread_mutex_lock(&k->lock);
@@ -329,10 +328,10 @@ int ka_kube_describe(struct ka_kube *k, char **ret, struct ka_error *err) {
 
 /* Split "https://host:port/prefix" into what the URL and CONNECT_TO need. */
 struct url_parts {
-        char *scheme_host_port;         /* "https://host:port" */
-        char *host;                     /* "host" or "[::1]" */
-        char *port;                     /* "443" */
-        char *prefix;                   /* "" or "/prefix" (no trailing slash) */
+        char *scheme_host_port; /* "https://host:port" */
+        char *host;             /* "host" or "[::1]" */
+        char *port;             /* "443" */
+        char *prefix;           /* "" or "/prefix" (no trailing slash) */
 };
 
 static void url_parts_clear(struct url_parts *u) {
@@ -399,10 +398,10 @@ static void configure_handle(struct ka_kube *k, struct handle *h, const struct k
                 curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
         }
         if (ep->client_cert_pem && ep->client_key_pem) {
-                struct curl_blob cert = {.data = ep->client_cert_pem, .len = strlen(ep->client_cert_pem),
-                                         .flags = CURL_BLOB_COPY};
-                struct curl_blob key = {.data = ep->client_key_pem, .len = strlen(ep->client_key_pem),
-                                        .flags = CURL_BLOB_COPY};
+                struct curl_blob cert = {
+                        .data = ep->client_cert_pem, .len = strlen(ep->client_cert_pem), .flags = CURL_BLOB_COPY};
+                struct curl_blob key = {
+                        .data = ep->client_key_pem, .len = strlen(ep->client_key_pem), .flags = CURL_BLOB_COPY};
                 curl_easy_setopt(c, CURLOPT_SSLCERT_BLOB, &cert);
                 curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
                 curl_easy_setopt(c, CURLOPT_SSLKEY_BLOB, &key);
@@ -421,10 +420,10 @@ struct exchange {
         CURL *easy;
         struct ka_buf body;
         bool too_large;
-        bool streamed;                  /* the sink got data: never retry */
+        bool streamed; /* the sink got data: never retry */
         bool sink_stopped;
         int sink_code;
-        const atomic_bool *stop;        /* the request's, else the client's */
+        const atomic_bool *stop; /* the request's, else the client's */
 };
 
 static size_t on_write(char *data, size_t size, size_t n, void *ud) {
@@ -477,22 +476,22 @@ static void log_body(struct ka_kube *k, const char *prefix, const char *body, si
 static bool is_idempotent(const struct ka_kube_request *req) {
         if (req->idempotent != 0)
                 return req->idempotent > 0;
-        return strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0 ||
-               strcmp(req->method, "PUT") == 0 || strcmp(req->method, "DELETE") == 0;
+        return strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0 || strcmp(req->method, "PUT") == 0 ||
+               strcmp(req->method, "DELETE") == 0;
 }
 
 /* What one attempt came to. */
 struct outcome {
         CURLcode cc;
-        int code;                       /* HTTP status, 0 if none */
-        int retry_after_s;              /* Retry-After header, -1 when absent */
-        bool sent;                      /* the request may have reached the server */
+        int code;          /* HTTP status, 0 if none */
+        int retry_after_s; /* Retry-After header, -1 when absent */
+        bool sent;         /* the request may have reached the server */
 };
 
 /* The URL of path?query on the endpoint's server, and the CONNECT_TO entry
  * that makes a tls-server-name work (NULL without one). */
-static void request_url(const struct ka_kube *k, const struct ka_kube_endpoint *e, const char *path,
-                        const char *query, struct ka_buf *url, struct curl_slist **ret_connect_to) {
+static void request_url(const struct ka_kube *k, const struct ka_kube_endpoint *e, const char *path, const char *query,
+                        struct ka_buf *url, struct curl_slist **ret_connect_to) {
         const char *server = server_of(k, e);
         struct url_parts u = {0};
         url_split(server, &u);
@@ -806,7 +805,7 @@ struct ka_kube_raw {
         struct ka_kube *k;
         CURL *easy;
         curl_socket_t fd;
-        struct ka_kube_endpoint *e;     /* the snapshot the credentials came from */
+        struct ka_kube_endpoint *e; /* the snapshot the credentials came from */
 };
 
 void ka_kube_raw_close(struct ka_kube_raw *r) {
@@ -827,8 +826,8 @@ static char *raw_head(struct ka_kube *k, const struct ka_kube_endpoint *e, const
         const char *authority = strstr(url, "://") + 3;
         const char *path = strchr(authority, '/');
         struct ka_buf h = KA_BUF_INIT(0);
-        ka_buf_printf(&h, "%s %s HTTP/1.1\r\nHost: %.*s\r\nUser-Agent: %s\r\n", method, path,
-                      (int)(path - authority), authority, k->user_agent);
+        ka_buf_printf(&h, "%s %s HTTP/1.1\r\nHost: %.*s\r\nUser-Agent: %s\r\n", method, path, (int)(path - authority),
+                      authority, k->user_agent);
         if (ka_startswith(url, "https://") && e->ep.bearer_token) {
                 ka_buf_printf(&h, "Authorization: Bearer %s\r\n", e->ep.bearer_token);
         } else if (ka_startswith(url, "https://") && e->ep.username && e->ep.password) {

@@ -19,7 +19,7 @@
 struct ka_kube_cred {
         const struct kubeagent_plugin_handle *plugin;
         void *session;
-        void *own_conf;                 /* a conf the core built (autodetect, kubeconfig role) */
+        void *own_conf; /* a conf the core built (autodetect, kubeconfig role) */
         pthread_mutex_t lock;
         struct ka_kube_endpoint *current;
         uint64_t generation;
@@ -70,8 +70,7 @@ const char *ka_kube_cred_plugin(const struct ka_kube_cred *c) {
 }
 
 /* A conf with the plugin's defaults and the given keys set (string values). */
-static int conf_with(const struct kubeagent_plugin_handle *p, const char *const *kv, void **ret,
-                     struct ka_error *err) {
+static int conf_with(const struct kubeagent_plugin_handle *p, const char *const *kv, void **ret, struct ka_error *err) {
         size_t size = p->desc->config_size;
         void *conf = ka_calloc(1, size ? size : 1);
         cJSON *block = cJSON_CreateObject();
@@ -147,8 +146,9 @@ int ka_kube_cred_autodetect(const struct ka_registry *reg, struct ka_kube_cred *
                 return r;
         }
         if (n == 0)
-                ka_error_set(err, -ENOENT, "no Kubernetes credentials: no credential plugin can autodetect; "
-                                           "set the cloud's credentialsId or use --kubeconfig");
+                ka_error_set(err, -ENOENT,
+                             "no Kubernetes credentials: no credential plugin can autodetect; "
+                             "set the cloud's credentialsId or use --kubeconfig");
         else
                 ka_error_set(err, -ENOENT,
                              "no Kubernetes credentials found (tried %s): set the cloud's serverUrl and "
@@ -172,8 +172,9 @@ int ka_kube_cred_kubeconfig(const struct ka_registry *reg, const char *path, con
                         return r;
                 return open_owned(p, conf, ret, err);
         }
-        return ka_error_set(err, -ENOENT, "no loaded credential plugin reads kubeconfig files "
-                                          "(is the kubeconfig plugin in the plugin path?)");
+        return ka_error_set(err, -ENOENT,
+                            "no loaded credential plugin reads kubeconfig files "
+                            "(is the kubeconfig plugin in the plugin path?)");
 }
 
 /* Called with the lock held. */

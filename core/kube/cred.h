@@ -22,8 +22,8 @@
 struct ka_kube_cred;
 
 struct ka_kube_endpoint {
-        struct kubeagent_endpoint ep;   /* as the plugin resolved it */
-        uint64_t generation;            /* increases with every resolve() */
+        struct kubeagent_endpoint ep; /* as the plugin resolved it */
+        uint64_t generation;          /* increases with every resolve() */
         int refs;
 };
 

@@ -19,8 +19,8 @@
 #define BACKOFF_INIT_MS 800
 #define BACKOFF_MAX_MS 30000
 #define BACKOFF_RESET_MS 120000
-#define WATCH_MIN_S 300                 /* timeoutSeconds in [300, 600) */
-#define SHORT_WATCH_MS 1000             /* a watch that ends sooner without events is a failure */
+#define WATCH_MIN_S 300     /* timeoutSeconds in [300, 600) */
+#define SHORT_WATCH_MS 1000 /* a watch that ends sooner without events is a failure */
 
 struct item {
         char *uid, *name, *rv;
@@ -36,13 +36,13 @@ struct ka_informer_sub {
 struct ka_informer {
         struct ka_kube *k;
         char *ns, *selector;
-        int refs;                       /* under registry_lock */
-        struct ka_informer *next;       /* registry */
+        int refs;                 /* under registry_lock */
+        struct ka_informer *next; /* registry */
 
         pthread_t thread;
         atomic_bool stop;
 
-        pthread_mutex_t lock;           /* cache, rv, stats, synced */
+        pthread_mutex_t lock; /* cache, rv, stats, synced */
         pthread_cond_t cond;
         struct item *items;
         size_t n, cap;
@@ -57,7 +57,7 @@ struct ka_informer {
 
         /* the watch in progress (informer thread only) */
         struct ka_lines lines;
-        bool expired;                   /* a 410 arrived */
+        bool expired; /* a 410 arrived */
         int stream_error;
         uint64_t stream_events;
         uint64_t rng;
@@ -106,7 +106,7 @@ static void upsert(struct ka_informer *inf, cJSON *pod) {
         if (it && ka_streq(it->rv, rv)) {
                 pthread_mutex_unlock(&inf->lock);
                 cJSON_Delete(pod);
-                return;         /* seen already: a relist or a replayed event */
+                return; /* seen already: a relist or a replayed event */
         }
         if (!it) {
                 if (inf->n == inf->cap) {
@@ -222,8 +222,8 @@ static int on_line(void *ud, char *line, size_t len) {
                 cJSON_Delete(obj);
                 if (st.code == 410 || ka_streq(st.reason, "Expired") || ka_streq(st.reason, "Gone"))
                         inf->expired = true;
-                ka_log_debug("kube", "informer %s: watch error %d %s: %s", inf->ns, st.code,
-                             st.reason ? st.reason : "", st.message ? st.message : "");
+                ka_log_debug("kube", "informer %s: watch error %d %s: %s", inf->ns, st.code, st.reason ? st.reason : "",
+                             st.message ? st.message : "");
                 ka_kube_status_clear(&st);
                 free(rv);
                 rv = NULL;
@@ -284,8 +284,13 @@ static int watch_once(struct ka_informer *inf) {
         ka_kube_path_add(&path, inf->ns);
         ka_buf_puts(&path, "/pods");
         _cleanup_free_ char *what = ka_asprintf("watch pods in %s", inf->ns);
-        struct ka_kube_request req = {.method = "GET", .path = path.data, .query = q, .what = what,
-                                      .timeout_ms = ((int64_t)timeout_s + 30) * 1000, .sink = sink, .sink_ud = inf,
+        struct ka_kube_request req = {.method = "GET",
+                                      .path = path.data,
+                                      .query = q,
+                                      .what = what,
+                                      .timeout_ms = ((int64_t)timeout_s + 30) * 1000,
+                                      .sink = sink,
+                                      .sink_ud = inf,
                                       .stop = &inf->stop};
         inf->expired = false;
         inf->stream_error = 0;
@@ -299,7 +304,7 @@ static int watch_once(struct ka_informer *inf) {
         if (inf->expired || r == -ESTALE)
                 return -ESTALE;
         if (r == 0 && inf->stream_error == 0 && inf->stream_events == 0 && ka_time_now_ms() - t0 < SHORT_WATCH_MS)
-                r = -EIO;       /* closed at once with nothing: don't spin */
+                r = -EIO; /* closed at once with nothing: don't spin */
         if (r < 0 && r != -ECANCELED)
                 ka_log_debug("kube", "informer %s: %s", inf->ns, err.msg[0] ? err.msg : "watch ended early");
         return r;
@@ -361,7 +366,7 @@ static void *run(void *arg) {
                         continue;
                 }
                 if (inf->stream_events > 0)
-                        failures = 0;   /* it streamed: the server is healthy again */
+                        failures = 0; /* it streamed: the server is healthy again */
                 if (r == -ESTALE) {
                         /* history gone: relist and diff, at once */
                         need_list = relist = true;

@@ -55,13 +55,13 @@ cJSON *ka_informer_get(struct ka_informer *inf, const char *name);
 cJSON *ka_informer_list(struct ka_informer *inf);
 
 struct ka_informer_stats {
-        uint64_t lists;                 /* list requests (pages) */
-        uint64_t watches;               /* watch requests */
-        uint64_t relists;               /* lists after 410 Expired */
-        uint64_t events;                /* watch events received (bookmarks included) */
+        uint64_t lists;   /* list requests (pages) */
+        uint64_t watches; /* watch requests */
+        uint64_t relists; /* lists after 410 Expired */
+        uint64_t events;  /* watch events received (bookmarks included) */
         uint64_t bookmarks;
-        uint64_t errors;                /* failed lists or watches */
-        uint64_t delivered;             /* changes delivered to subscribers */
+        uint64_t errors;    /* failed lists or watches */
+        uint64_t delivered; /* changes delivered to subscribers */
 };
 void ka_informer_stats(struct ka_informer *inf, struct ka_informer_stats *ret);
 /* The last resourceVersion seen (a copy), for tests. */

@@ -42,19 +42,19 @@ struct ka_kube_options {
         const struct kubeagent_plugin_handle *cred_plugin;
         const void *cred_conf;
 
-        const char *server_url;         /* the cloud's serverUrl: overrides the credential's server */
-        const char *ca_pem;             /* the cloud's serverCertificate (PEM): overrides the credential's CA */
-        bool skip_tls_verify;           /* the cloud's skipTlsVerify: trust any server certificate */
-        const char *namespace_;         /* overrides the credential's namespace; else it, else "default" */
+        const char *server_url; /* the cloud's serverUrl: overrides the credential's server */
+        const char *ca_pem;     /* the cloud's serverCertificate (PEM): overrides the credential's CA */
+        bool skip_tls_verify;   /* the cloud's skipTlsVerify: trust any server certificate */
+        const char *namespace_; /* overrides the credential's namespace; else it, else "default" */
 
-        int64_t connect_timeout_ms;     /* default 5000 (the plugin's connectTimeout) */
-        int64_t request_timeout_ms;     /* default 15000 (the plugin's readTimeout) */
-        double qps;                     /* default 5; <0 disables the rate limit */
-        int burst;                      /* default 10 */
-        size_t max_response_bytes;      /* default 32 MiB */
-        int max_retries;                /* default 5 */
-        int64_t retry_base_ms;          /* first backoff, doubled per attempt, capped at 30 s; default 500 */
-        size_t pool_size;               /* idle easy handles kept; default 8 */
+        int64_t connect_timeout_ms; /* default 5000 (the plugin's connectTimeout) */
+        int64_t request_timeout_ms; /* default 15000 (the plugin's readTimeout) */
+        double qps;                 /* default 5; <0 disables the rate limit */
+        int burst;                  /* default 10 */
+        size_t max_response_bytes;  /* default 32 MiB */
+        int max_retries;            /* default 5 */
+        int64_t retry_base_ms;      /* first backoff, doubled per attempt, capped at 30 s; default 500 */
+        size_t pool_size;           /* idle easy handles kept; default 8 */
 
         /* --log-http: one call per line of each request and response, with
          * Authorization never shown and registered secrets masked. */
@@ -86,17 +86,17 @@ const char *ka_kube_namespace(struct ka_kube *k);
 int ka_kube_describe(struct ka_kube *k, char **ret, struct ka_error *err);
 
 struct ka_kube_request {
-        const char *method;             /* "GET", "POST", "DELETE", "PATCH", "PUT" */
-        const char *path;               /* escaped: "/api/v1/namespaces/ci/pods" */
-        const char *query;              /* encoded, without '?'; or NULL */
-        const char *body;               /* or NULL */
+        const char *method; /* "GET", "POST", "DELETE", "PATCH", "PUT" */
+        const char *path;   /* escaped: "/api/v1/namespaces/ci/pods" */
+        const char *query;  /* encoded, without '?'; or NULL */
+        const char *body;   /* or NULL */
         size_t body_len;
-        const char *content_type;       /* default "application/json" when there is a body */
-        const char *accept;             /* default "application/json" */
-        const char *what;               /* error prefix: "create pod ci/x"; default "METHOD path" */
-        int idempotent;                 /* 0: from the method (GET, HEAD, PUT, DELETE); 1 yes; -1 no */
-        int64_t timeout_ms;             /* 0: the client's request timeout; <0: none (streams) */
-        size_t max_response;            /* 0: the client's cap */
+        const char *content_type; /* default "application/json" when there is a body */
+        const char *accept;       /* default "application/json" */
+        const char *what;         /* error prefix: "create pod ci/x"; default "METHOD path" */
+        int idempotent;           /* 0: from the method (GET, HEAD, PUT, DELETE); 1 yes; -1 no */
+        int64_t timeout_ms;       /* 0: the client's request timeout; <0: none (streams) */
+        size_t max_response;      /* 0: the client's cap */
         /* Streams (watch, follow): a 2xx body goes to sink as it arrives
          * instead of being kept; sink returns <0 to stop the request. */
         int (*sink)(void *ud, const char *data, size_t len);
@@ -107,10 +107,10 @@ struct ka_kube_request {
 };
 
 struct ka_kube_response {
-        int code;                       /* HTTP status, 0 when none arrived */
-        char *body;                     /* NUL-terminated (not for streamed 2xx) */
+        int code;   /* HTTP status, 0 when none arrived */
+        char *body; /* NUL-terminated (not for streamed 2xx) */
         size_t len;
-        struct ka_kube_status status;   /* parsed for non-2xx answers */
+        struct ka_kube_status status; /* parsed for non-2xx answers */
 };
 
 void ka_kube_response_clear(struct ka_kube_response *r);
@@ -162,10 +162,10 @@ KA_DEFINE_CLEANUP(struct ka_kube_raw, ka_kube_raw_close)
 
 /* Counters since the client was made (for benchmarks and tests). */
 struct ka_kube_counters {
-        uint64_t requests;              /* HTTP exchanges, retries included */
+        uint64_t requests; /* HTTP exchanges, retries included */
         uint64_t retries;
-        uint64_t refreshes;             /* credential refreshes after a 401 */
-        uint64_t connects;              /* new connections opened */
+        uint64_t refreshes; /* credential refreshes after a 401 */
+        uint64_t connects;  /* new connections opened */
 };
 void ka_kube_counters(struct ka_kube *k, struct ka_kube_counters *ret);
 

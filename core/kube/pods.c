@@ -66,8 +66,8 @@ int ka_kube_pod_create(struct ka_kube *k, const char *ns, const cJSON *pod, cJSO
         _cleanup_free_ char *body = ka_json_print(pod);
         const char *name = ka_json_path_str(pod, "metadata.name");
         _cleanup_free_ char *what = ka_asprintf("create pod %s/%s", ns, name ? name : "(generated name)");
-        struct ka_kube_request req = {.method = "POST", .path = path, .body = body, .body_len = strlen(body),
-                                      .what = what};
+        struct ka_kube_request req = {
+                .method = "POST", .path = path, .body = body, .body_len = strlen(body), .what = what};
         return request_json(k, &req, ret_pod, err);
 }
 
@@ -85,8 +85,13 @@ int ka_kube_pod_patch(struct ka_kube *k, const char *ns, const char *name, const
         _cleanup_free_ char *path = pods_path(ns, name, NULL);
         _cleanup_free_ char *body = ka_json_print(patch);
         _cleanup_free_ char *what = ka_asprintf("patch pod %s/%s", ns, name);
-        struct ka_kube_request req = {.method = "PATCH", .path = path, .body = body, .body_len = strlen(body),
-                                      .content_type = "application/merge-patch+json", .idempotent = 1, .what = what};
+        struct ka_kube_request req = {.method = "PATCH",
+                                      .path = path,
+                                      .body = body,
+                                      .body_len = strlen(body),
+                                      .content_type = "application/merge-patch+json",
+                                      .idempotent = 1,
+                                      .what = what};
         return request_json(k, &req, ret_pod, err);
 }
 
@@ -106,14 +111,14 @@ int ka_kube_pod_delete(struct ka_kube *k, const char *ns, const char *name, cons
                 cJSON_AddStringToObject(cJSON_AddObjectToObject(opts, "preconditions"), "uid", o->uid);
         _cleanup_free_ char *body = ka_json_print(opts);
         cJSON_Delete(opts);
-        struct ka_kube_request req = {.method = "DELETE", .path = path, .body = body, .body_len = strlen(body),
-                                      .what = what};
+        struct ka_kube_request req = {
+                .method = "DELETE", .path = path, .body = body, .body_len = strlen(body), .what = what};
         struct ka_error e2 = {0};
         int r = ka_kube_request(k, &req, NULL, &e2);
         if (ret_existed)
                 *ret_existed = r == 0;
         if (r == -ENOENT)
-                return 0;       /* already gone: done */
+                return 0; /* already gone: done */
         if (r < 0 && err)
                 *err = e2;
         return r;
@@ -189,8 +194,9 @@ int ka_kube_pod_logs(struct ka_kube *k, const char *ns, const char *name, const 
                      struct ka_error *err) {
         ns = ns_or_default(k, ns);
         _cleanup_free_ char *path = pods_path(ns, name, "log");
-        _cleanup_free_ char *what = ka_asprintf("logs of pod %s/%s%s%s", ns, name, o && o->container ? " container " : "",
-                                                o && o->container ? o->container : "");
+        _cleanup_free_ char *what =
+                ka_asprintf("logs of pod %s/%s%s%s", ns, name, o && o->container ? " container " : "",
+                            o && o->container ? o->container : "");
         struct ka_buf q = KA_BUF_INIT(0);
         char n[24];
         if (o && o->container)
@@ -213,8 +219,14 @@ int ka_kube_pod_logs(struct ka_kube *k, const char *ns, const char *name, const 
                 ka_kube_query_add(&q, "follow", "true");
         if (o && o->previous)
                 ka_kube_query_add(&q, "previous", "true");
-        struct ka_kube_request req = {.method = "GET", .path = path, .query = q.data, .accept = "*/*",
-                                      .what = what, .sink = sink, .sink_ud = ud, .stop = stop,
+        struct ka_kube_request req = {.method = "GET",
+                                      .path = path,
+                                      .query = q.data,
+                                      .accept = "*/*",
+                                      .what = what,
+                                      .sink = sink,
+                                      .sink_ud = ud,
+                                      .stop = stop,
                                       .timeout_ms = o && o->follow ? -1 : 0};
         int r = ka_kube_request(k, &req, NULL, err);
         ka_buf_free(&q);
@@ -279,8 +291,11 @@ int ka_kube_server_version(struct ka_kube *k, cJSON **ret, struct ka_error *err)
 int ka_kube_whoami(struct ka_kube *k, cJSON **ret_user_info, struct ka_error *err) {
         static const char body[] =
                 "{\"kind\":\"SelfSubjectReview\",\"apiVersion\":\"authentication.k8s.io/v1\",\"metadata\":{}}";
-        struct ka_kube_request req = {.method = "POST", .path = "/apis/authentication.k8s.io/v1/selfsubjectreviews",
-                                      .body = body, .body_len = sizeof(body) - 1, .idempotent = 1,
+        struct ka_kube_request req = {.method = "POST",
+                                      .path = "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+                                      .body = body,
+                                      .body_len = sizeof(body) - 1,
+                                      .idempotent = 1,
                                       .what = "who am I (SelfSubjectReview)"};
         cJSON *review = NULL;
         int r = request_json(k, &req, &review, err);
@@ -297,8 +312,8 @@ int ka_kube_whoami(struct ka_kube *k, cJSON **ret_user_info, struct ka_error *er
         return 0;
 }
 
-int ka_kube_can_i(struct ka_kube *k, const char *ns, const char *verb, const char *resource,
-                  const char *subresource, bool *ret_allowed, char **ret_reason, struct ka_error *err) {
+int ka_kube_can_i(struct ka_kube *k, const char *ns, const char *verb, const char *resource, const char *subresource,
+                  bool *ret_allowed, char **ret_reason, struct ka_error *err) {
         ns = ns_or_default(k, ns);
         cJSON *review = cJSON_CreateObject();
         cJSON_AddStringToObject(review, "kind", "SelfSubjectAccessReview");
@@ -316,7 +331,10 @@ int ka_kube_can_i(struct ka_kube *k, const char *ns, const char *verb, const cha
                                                 subresource ? subresource : "", ns);
         struct ka_kube_request req = {.method = "POST",
                                       .path = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
-                                      .body = body, .body_len = strlen(body), .idempotent = 1, .what = what};
+                                      .body = body,
+                                      .body_len = strlen(body),
+                                      .idempotent = 1,
+                                      .what = what};
         cJSON *ans = NULL;
         int r = request_json(k, &req, &ans, err);
         if (r < 0)

@@ -32,16 +32,24 @@ static bool one_of(const char *s, const char *const *set) {
 /* Waiting reasons that cannot fix themselves. */
 static const char *const never[] = {"InvalidImageName", "ErrImageNeverPull", NULL};
 /* Waiting reasons that may recover: a registry outage, a Secret created later, a crash that stops. */
-static const char *const stuck[] = {"ErrImagePull",       "ImagePullBackOff",        "CreateContainerConfigError",
-                                    "CrashLoopBackOff",   "CreateContainerError",    "RunContainerError",
-                                    "PreCreateHookError", "PreStartHookError",       "PostStartHookError",
-                                    "ImageInspectError",  "RegistryUnavailable",     "SignatureValidationFailed",
+static const char *const stuck[] = {"ErrImagePull",
+                                    "ImagePullBackOff",
+                                    "CreateContainerConfigError",
+                                    "CrashLoopBackOff",
+                                    "CreateContainerError",
+                                    "RunContainerError",
+                                    "PreCreateHookError",
+                                    "PreStartHookError",
+                                    "PostStartHookError",
+                                    "ImageInspectError",
+                                    "RegistryUnavailable",
+                                    "SignatureValidationFailed",
                                     NULL};
 
 static const cJSON *condition(const cJSON *status, const char *type) {
         const cJSON *c;
-        cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(status, "conditions")) if (
-                ka_streq(ka_json_str(c, "type"), type)) return c;
+        cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(
+                                      status, "conditions")) if (ka_streq(ka_json_str(c, "type"), type)) return c;
         return NULL;
 }
 

@@ -16,22 +16,22 @@
 #include <stdbool.h>
 
 enum ka_pod_outlook {
-        KA_POD_STARTING = 0,    /* on its way: scheduling, pulling, creating containers */
-        KA_POD_RUNNING,         /* phase Running */
-        KA_POD_STUCK,           /* waiting in a state that may recover: give it a bounded time */
-        KA_POD_NEVER,           /* will never start as specified */
-        KA_POD_FINISHED,        /* terminal, or going away */
+        KA_POD_STARTING = 0, /* on its way: scheduling, pulling, creating containers */
+        KA_POD_RUNNING,      /* phase Running */
+        KA_POD_STUCK,        /* waiting in a state that may recover: give it a bounded time */
+        KA_POD_NEVER,        /* will never start as specified */
+        KA_POD_FINISHED,     /* terminal, or going away */
 };
 
 struct ka_pod_state {
-        const char *phase;      /* "Pending", "Running", ... or "Unknown" */
+        const char *phase; /* "Pending", "Running", ... or "Unknown" */
         enum ka_pod_outlook outlook;
-        const char *reason;     /* "ImagePullBackOff", "Unschedulable", "Evicted", "Error", ... or NULL */
-        const char *message;    /* its message, or NULL */
-        const char *container;  /* the container `reason` is about, or NULL */
-        int exit_code;          /* of `container` when it terminated, else -1 */
-        bool ready;             /* condition Ready is True */
-        bool deleting;          /* metadata.deletionTimestamp is set */
+        const char *reason;    /* "ImagePullBackOff", "Unschedulable", "Evicted", "Error", ... or NULL */
+        const char *message;   /* its message, or NULL */
+        const char *container; /* the container `reason` is about, or NULL */
+        int exit_code;         /* of `container` when it terminated, else -1 */
+        bool ready;            /* condition Ready is True */
+        bool deleting;         /* metadata.deletionTimestamp is set */
 };
 
 void ka_pod_state_of(const cJSON *pod, struct ka_pod_state *ret);

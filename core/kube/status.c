@@ -198,8 +198,7 @@ int ka_kube_status_error(const struct ka_kube_status *s, const char *what, struc
         struct ka_buf b = KA_BUF_INIT(0);
         if (what)
                 ka_buf_printf(&b, "%s: ", what);
-        ka_buf_printf(&b, "%s (%d%s%s)", head, s->code, s->reason && *s->reason ? " " : "",
-                      s->reason ? s->reason : "");
+        ka_buf_printf(&b, "%s (%d%s%s)", head, s->code, s->reason && *s->reason ? " " : "", s->reason ? s->reason : "");
         if (s->n_causes > 0) {
                 /* one entry per field, the way kubectl prints them */
                 for (size_t i = 0; i < s->n_causes; i++) {

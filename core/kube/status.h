@@ -23,21 +23,21 @@
 #include <stddef.h>
 
 struct ka_kube_cause {
-        char *type;             /* "FieldValueRequired" (JSON key "reason") */
+        char *type; /* "FieldValueRequired" (JSON key "reason") */
         char *message;
-        char *field;            /* "spec.containers[0].image", or NULL */
+        char *field; /* "spec.containers[0].image", or NULL */
 };
 
 struct ka_kube_status {
-        int code;               /* HTTP status (the body's code when it has one) */
-        char *status;           /* "Success" / "Failure", or NULL when the body was not a Status */
-        char *reason;           /* "AlreadyExists", ..., or NULL */
-        char *message;          /* the server's message, or the first line of a text body */
-        char *kind;             /* details.kind ("pods") or NULL */
-        char *name;             /* details.name or NULL */
+        int code;      /* HTTP status (the body's code when it has one) */
+        char *status;  /* "Success" / "Failure", or NULL when the body was not a Status */
+        char *reason;  /* "AlreadyExists", ..., or NULL */
+        char *message; /* the server's message, or the first line of a text body */
+        char *kind;    /* details.kind ("pods") or NULL */
+        char *name;    /* details.name or NULL */
         struct ka_kube_cause *causes;
         size_t n_causes;
-        int retry_after_s;      /* details.retryAfterSeconds, 0 when absent */
+        int retry_after_s; /* details.retryAfterSeconds, 0 when absent */
 };
 
 /* Read a Status out of a response body of `code`.  A body that is not a

@@ -6,8 +6,8 @@
 #include "util/error.h"
 #include "util/json.h"
 
-int ka_lines_feed(struct ka_lines *l, const char *data, size_t len,
-                  int (*on_line)(void *ud, char *line, size_t len), void *ud) {
+int ka_lines_feed(struct ka_lines *l, const char *data, size_t len, int (*on_line)(void *ud, char *line, size_t len),
+                  void *ud) {
         while (len > 0) {
                 const char *nl = memchr(data, '\n', len);
                 size_t take = nl ? (size_t)(nl - data) : len;

@@ -13,19 +13,20 @@
 
 #include "util/buf.h"
 
-#define KA_WATCH_LINE_MAX (16u << 20)   /* one event: a pod is far smaller */
+#define KA_WATCH_LINE_MAX (16u << 20) /* one event: a pod is far smaller */
 
 struct ka_lines {
-        struct ka_buf buf;              /* an incomplete last line */
+        struct ka_buf buf; /* an incomplete last line */
 };
 
-#define KA_LINES_INIT(max_) {.buf = KA_BUF_INIT(max_)}
+#define KA_LINES_INIT(max_)                                                                                            \
+        { .buf = KA_BUF_INIT(max_) }
 
 /* Feed a chunk; on_line gets each complete line (without "\n", "\r\n"
  * trimmed, empty lines skipped, NUL-terminated).  Stops at the first
  * on_line error and returns it; -E2BIG when a line outgrows the cap. */
-int ka_lines_feed(struct ka_lines *l, const char *data, size_t len,
-                  int (*on_line)(void *ud, char *line, size_t len), void *ud);
+int ka_lines_feed(struct ka_lines *l, const char *data, size_t len, int (*on_line)(void *ud, char *line, size_t len),
+                  void *ud);
 void ka_lines_free(struct ka_lines *l);
 
 enum ka_watch_type {

@@ -263,8 +263,7 @@ int ka_cfgmap_fill(const struct kubeagent_config_key *keys, const struct kubeage
                         continue;
                 }
                 if (k->flags & KUBEAGENT_CFG_DEPRECATED)
-                        ka_diags_add(diags, KA_DIAG_WARNING, kl.file, kl.line, kl.col, "\"%s\" is deprecated",
-                                     k->name);
+                        ka_diags_add(diags, KA_DIAG_WARNING, kl.file, kl.line, kl.col, "\"%s\" is deprecated", k->name);
                 if (cJSON_IsNull(v))
                         continue;
                 const char *expected = convert(k, v, base_dir, conf);
@@ -287,8 +286,8 @@ int ka_cfgmap_fill(const struct kubeagent_config_key *keys, const struct kubeage
                         const char *expected = convert(k, d, base_dir, conf);
                         cJSON_Delete(d);
                         if (expected)
-                                ka_diags_add(diags, KA_DIAG_ERROR, NULL, 0, 0,
-                                             "internal: default of \"%s\" is not %s", k->name, expected);
+                                ka_diags_add(diags, KA_DIAG_ERROR, NULL, 0, 0, "internal: default of \"%s\" is not %s",
+                                             k->name, expected);
                 } else if (k->flags & KUBEAGENT_CFG_REQUIRED) {
                         ka_diags_add(diags, KA_DIAG_ERROR, src->where.file, src->where.line, src->where.col,
                                      "missing required key \"%s\"", k->name);
@@ -297,8 +296,8 @@ int ka_cfgmap_fill(const struct kubeagent_config_key *keys, const struct kubeage
         return diags->errors > errors_before ? -EINVAL : 0;
 }
 
-int ka_cfgmap_fill_err(const struct kubeagent_config_key *keys, const struct kubeagent_config_source *src,
-                       void *conf, struct ka_error *err) {
+int ka_cfgmap_fill_err(const struct kubeagent_config_key *keys, const struct kubeagent_config_source *src, void *conf,
+                       struct ka_error *err) {
         struct ka_diags d = {0};
         int r = ka_cfgmap_fill(keys, src, NULL, conf, &d);
         for (size_t i = 0; i < d.n; i++)

@@ -16,9 +16,9 @@
 
 /* The definition of the SDK's opaque struct. */
 struct kubeagent_config_source {
-        const cJSON *node;              /* the block (an object), or NULL when absent */
-        const struct ka_locmap *locs;   /* may be NULL */
-        struct ka_loc where;            /* place to blame when node is NULL or unknown */
+        const cJSON *node;            /* the block (an object), or NULL when absent */
+        const struct ka_locmap *locs; /* may be NULL */
+        struct ka_loc where;          /* place to blame when node is NULL or unknown */
 };
 
 /* A source for `node`, placed by the locmap (or at `fallback`). */
@@ -34,8 +34,8 @@ struct ka_loc ka_cfgsrc_where(const struct kubeagent_config_source *src, const c
 int ka_cfgmap_fill(const struct kubeagent_config_key *keys, const struct kubeagent_config_source *src,
                    const char *const *ignore, void *conf, struct ka_diags *diags);
 /* Same, reporting only the first error into err. */
-int ka_cfgmap_fill_err(const struct kubeagent_config_key *keys, const struct kubeagent_config_source *src,
-                       void *conf, struct ka_error *err);
+int ka_cfgmap_fill_err(const struct kubeagent_config_key *keys, const struct kubeagent_config_source *src, void *conf,
+                       struct ka_error *err);
 void ka_cfgmap_clear(const struct kubeagent_config_key *keys, void *conf);
 /* Check a table itself (names, types, offsets inside conf_size). */
 int ka_cfgmap_check_table(const struct kubeagent_config_key *keys, size_t conf_size, struct ka_error *err);

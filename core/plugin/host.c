@@ -13,8 +13,8 @@
 #include "util/timeutil.h"
 #include "yaml/yaml.h"
 
-KA_PRINTF(3, 4) static void host_log(struct kubeagent_plugin_handle *self, enum kubeagent_log_level level,
-                                     const char *fmt, ...) {
+KA_PRINTF(3, 4)
+static void host_log(struct kubeagent_plugin_handle *self, enum kubeagent_log_level level, const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
         ka_logv((enum ka_log_level)level, self && self->desc ? self->desc->name : "plugin", fmt, ap);
@@ -33,8 +33,9 @@ KA_PRINTF(3, 4) static int host_error_set(struct ka_error *err, int code, const 
         return code;
 }
 
-KA_PRINTF(5, 6) static int host_error_at(struct ka_error *err, const struct kubeagent_config_source *src,
-                                          const char *key, int code, const char *fmt, ...) {
+KA_PRINTF(5, 6)
+static int host_error_at(struct ka_error *err, const struct kubeagent_config_source *src, const char *key, int code,
+                         const char *fmt, ...) {
         struct ka_loc l = src ? ka_cfgsrc_where(src, key) : (struct ka_loc){0};
         va_list ap;
         va_start(ap, fmt);
@@ -43,9 +44,9 @@ KA_PRINTF(5, 6) static int host_error_at(struct ka_error *err, const struct kube
         return code;
 }
 
-KA_PRINTF(4, 5) static void host_warn_at(struct kubeagent_plugin_handle *self,
-                                          const struct kubeagent_config_source *src, const char *key, const char *fmt,
-                                          ...) {
+KA_PRINTF(4, 5)
+static void host_warn_at(struct kubeagent_plugin_handle *self, const struct kubeagent_config_source *src,
+                         const char *key, const char *fmt, ...) {
         struct ka_loc l = src ? ka_cfgsrc_where(src, key) : (struct ka_loc){0};
         char msg[KA_ERROR_MSG_MAX];
         va_list ap;

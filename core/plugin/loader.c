@@ -103,8 +103,7 @@ const struct kubeagent_plugin_handle *ka_registry_find_symbol(const struct ka_re
         return NULL;
 }
 
-const struct kubeagent_config_key *ka_plugin_keys(const struct kubeagent_plugin_handle *p, int form,
-                                                  size_t *ret_size) {
+const struct kubeagent_config_key *ka_plugin_keys(const struct kubeagent_plugin_handle *p, int form, size_t *ret_size) {
         const struct kubeagent_plugin *d = p->desc;
         if (form && d->kind == KUBEAGENT_KIND_VOLUME) {
                 const struct kubeagent_volume_form_spec *s =
@@ -122,8 +121,8 @@ static int check_descriptor(const struct ka_registry *reg, const struct kubeagen
                 return ka_error_set(err, -EPROTO, "built for plugin ABI version %u, this kubeagent has version %u",
                                     d->abi_version, KUBEAGENT_ABI_VERSION);
         if (d->struct_size != sizeof(struct kubeagent_plugin))
-                return ka_error_set(err, -EPROTO, "descriptor is %u bytes, this kubeagent expects %zu",
-                                    d->struct_size, sizeof(struct kubeagent_plugin));
+                return ka_error_set(err, -EPROTO, "descriptor is %u bytes, this kubeagent expects %zu", d->struct_size,
+                                    sizeof(struct kubeagent_plugin));
         if (!d->signature || strcmp(d->signature, KUBEAGENT_BUILD_SIGNATURE) != 0)
                 return ka_error_set(err, -EPROTO, "build signature \"%s\" differs from kubeagent's \"%s\"",
                                     d->signature ? d->signature : "(none)", KUBEAGENT_BUILD_SIGNATURE);
@@ -178,8 +177,8 @@ static int check_descriptor(const struct ka_registry *reg, const struct kubeagen
                 for (const char *const *s = symbols_of(d, forms[f]); s && *s; s++) {
                         const struct kubeagent_plugin_handle *o = ka_registry_find_symbol(reg, d->kind, *s, NULL);
                         if (o)
-                                return ka_error_set(err, -EEXIST, "\"%s\" is already served by plugin \"%s\" (%s)",
-                                                    *s, o->desc->name, o->path);
+                                return ka_error_set(err, -EEXIST, "\"%s\" is already served by plugin \"%s\" (%s)", *s,
+                                                    o->desc->name, o->path);
                 }
         return 0;
 }
@@ -213,8 +212,7 @@ static int check_permissions(const char *path, struct ka_error *err) {
                                     (unsigned)(st.st_mode & 07777));
         _cleanup_free_ char *dir = ka_path_dirname(path);
         if (stat(dir, &st) == 0 && (st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))
-                return ka_error_set(err, -EPERM, "its folder %s is writable by other users; refusing to load it",
-                                    dir);
+                return ka_error_set(err, -EPERM, "its folder %s is writable by other users; refusing to load it", dir);
         return 0;
 }
 
@@ -249,8 +247,8 @@ int ka_registry_load_file(struct ka_registry *reg, const char *path, struct ka_e
                 unload(h);
                 return r;
         }
-        ka_log_debug("plugin", "loaded %s plugin \"%s\" %s from %s", ka_plugin_kind_name(h->desc->kind),
-                     h->desc->name, h->desc->version ? h->desc->version : "", path);
+        ka_log_debug("plugin", "loaded %s plugin \"%s\" %s from %s", ka_plugin_kind_name(h->desc->kind), h->desc->name,
+                     h->desc->version ? h->desc->version : "", path);
         return 0;
 }
 

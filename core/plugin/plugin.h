@@ -23,9 +23,9 @@
 
 struct kubeagent_plugin_handle {
         const struct kubeagent_plugin *desc;
-        char *path;             /* the file it was loaded from, or "<builtin>" */
-        void *dl;               /* dlopen handle, NULL for built-ins */
-        void *state;            /* what init() returned */
+        char *path;  /* the file it was loaded from, or "<builtin>" */
+        void *dl;    /* dlopen handle, NULL for built-ins */
+        void *state; /* what init() returned */
 };
 
 struct ka_registry {
@@ -77,8 +77,7 @@ const struct kubeagent_plugin_handle *ka_registry_find_symbol(const struct ka_re
 
 /* The key table and conf size of a plugin's config (form 0) or of a volume
  * form (KUBEAGENT_VOLUME_POD / _WORKSPACE). */
-const struct kubeagent_config_key *ka_plugin_keys(const struct kubeagent_plugin_handle *p, int form,
-                                                  size_t *ret_size);
+const struct kubeagent_config_key *ka_plugin_keys(const struct kubeagent_plugin_handle *p, int form, size_t *ret_size);
 /* Fill a conf for one block of the user's config and run the plugin's
  * validate(); problems go to diags.  Free with ka_plugin_conf_free(). */
 int ka_plugin_conf_new(const struct kubeagent_plugin_handle *p, int form, const struct kubeagent_config_source *src,

@@ -15,10 +15,11 @@ struct ka_buf {
         char *data;
         size_t len;
         size_t cap;
-        size_t max;     /* 0 = no cap (only for data kubeagent produces itself) */
+        size_t max; /* 0 = no cap (only for data kubeagent produces itself) */
 };
 
-#define KA_BUF_INIT(max_) {.data = NULL, .len = 0, .cap = 0, .max = (max_)}
+#define KA_BUF_INIT(max_)                                                                                              \
+        { .data = NULL, .len = 0, .cap = 0, .max = (max_) }
 
 int ka_buf_append(struct ka_buf *b, const void *data, size_t len);
 int ka_buf_puts(struct ka_buf *b, const char *s);

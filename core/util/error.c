@@ -31,8 +31,7 @@ int ka_error_set(struct ka_error *err, int code, const char *fmt, ...) {
         return code;
 }
 
-int ka_error_at(struct ka_error *err, const char *file, unsigned line, unsigned col, int code, const char *fmt,
-                ...) {
+int ka_error_at(struct ka_error *err, const char *file, unsigned line, unsigned col, int code, const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
         ka_error_vat(err, file, line, col, code, fmt, ap);
@@ -70,8 +69,8 @@ const char *ka_error_format(const struct ka_error *err, char *buf, size_t size) 
         return buf;
 }
 
-void ka_diags_vadd(struct ka_diags *d, enum ka_diag_severity severity, const char *file, unsigned line,
-                   unsigned col, const char *fmt, va_list ap) {
+void ka_diags_vadd(struct ka_diags *d, enum ka_diag_severity severity, const char *file, unsigned line, unsigned col,
+                   const char *fmt, va_list ap) {
         char msg[KA_ERROR_MSG_MAX];
         ka_secret_copy_masked(msg, sizeof(msg), fmt, ap);
         d->v = ka_reallocarray(d->v, d->n + 1, sizeof(*d->v));
@@ -88,8 +87,8 @@ void ka_diags_vadd(struct ka_diags *d, enum ka_diag_severity severity, const cha
                 d->warnings++;
 }
 
-void ka_diags_add(struct ka_diags *d, enum ka_diag_severity severity, const char *file, unsigned line,
-                  unsigned col, const char *fmt, ...) {
+void ka_diags_add(struct ka_diags *d, enum ka_diag_severity severity, const char *file, unsigned line, unsigned col,
+                  const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
         ka_diags_vadd(d, severity, file, line, col, fmt, ap);

@@ -17,8 +17,8 @@
 
 int ka_error_set(struct ka_error *err, int code, const char *fmt, ...) KA_PRINTF(3, 4);
 int ka_error_vset(struct ka_error *err, int code, const char *fmt, va_list ap) KA_PRINTF(3, 0);
-int ka_error_at(struct ka_error *err, const char *file, unsigned line, unsigned col, int code, const char *fmt,
-                ...) KA_PRINTF(6, 7);
+int ka_error_at(struct ka_error *err, const char *file, unsigned line, unsigned col, int code, const char *fmt, ...)
+        KA_PRINTF(6, 7);
 int ka_error_vat(struct ka_error *err, const char *file, unsigned line, unsigned col, int code, const char *fmt,
                  va_list ap) KA_PRINTF(6, 0);
 /* Prepend "context: " to the message (keeps code and place). */
@@ -35,7 +35,7 @@ enum ka_diag_severity {
 
 struct ka_diag {
         enum ka_diag_severity severity;
-        char *file;     /* may be NULL */
+        char *file; /* may be NULL */
         unsigned line, col;
         char *msg;
 };
@@ -46,10 +46,10 @@ struct ka_diags {
         size_t errors, warnings;
 };
 
-void ka_diags_add(struct ka_diags *d, enum ka_diag_severity severity, const char *file, unsigned line,
-                  unsigned col, const char *fmt, ...) KA_PRINTF(6, 7);
-void ka_diags_vadd(struct ka_diags *d, enum ka_diag_severity severity, const char *file, unsigned line,
-                   unsigned col, const char *fmt, va_list ap) KA_PRINTF(6, 0);
+void ka_diags_add(struct ka_diags *d, enum ka_diag_severity severity, const char *file, unsigned line, unsigned col,
+                  const char *fmt, ...) KA_PRINTF(6, 7);
+void ka_diags_vadd(struct ka_diags *d, enum ka_diag_severity severity, const char *file, unsigned line, unsigned col,
+                   const char *fmt, va_list ap) KA_PRINTF(6, 0);
 void ka_diags_add_error(struct ka_diags *d, const struct ka_error *err);
 /* "file:line:col: error: message" lines, in the order they were added. */
 void ka_diags_print(const struct ka_diags *d, FILE *f);

@@ -22,7 +22,7 @@ int ka_json_quote(struct ka_buf *b, const char *s);
 
 /* obj.a.b.c by a dotted path; NULL when any step is missing. */
 const cJSON *ka_json_path(const cJSON *obj, const char *dotted);
-const char *ka_json_str(const cJSON *obj, const char *key);        /* string member or NULL */
+const char *ka_json_str(const cJSON *obj, const char *key); /* string member or NULL */
 const char *ka_json_path_str(const cJSON *obj, const char *dotted);
 int64_t ka_json_int(const cJSON *obj, const char *key, int64_t fallback);
 bool ka_json_bool(const cJSON *obj, const char *key, bool fallback);

@@ -25,8 +25,8 @@ enum ka_log_level {
 };
 
 enum ka_log_format {
-        KA_LOG_TEXT = 0,        /* with timestamps: daemons */
-        KA_LOG_TOOL = 1,        /* "program: level: msg": command-line tools */
+        KA_LOG_TEXT = 0, /* with timestamps: daemons */
+        KA_LOG_TOOL = 1, /* "program: level: msg": command-line tools */
         KA_LOG_JSON = 2,
 };
 

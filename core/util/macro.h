@@ -21,18 +21,18 @@ static inline void ka_freep(void *p) {
 #define _cleanup_free_ _cleanup_(ka_freep)
 
 /* Define `name##p(type **p)` calling `func(*p)`, for _cleanup_(name##p). */
-#define KA_DEFINE_CLEANUP(type, func)                   \
-        static inline void func##p(type **p) {          \
-                if (*p)                                 \
-                        func(*p);                       \
+#define KA_DEFINE_CLEANUP(type, func)                                                                                  \
+        static inline void func##p(type **p) {                                                                         \
+                if (*p)                                                                                                \
+                        func(*p);                                                                                      \
         }
 
 /* Take ownership out of a cleanup variable. */
-#define KA_TAKE(p)                              \
-        ({                                      \
-                __typeof__(p) _t = (p);         \
-                (p) = NULL;                     \
-                _t;                             \
+#define KA_TAKE(p)                                                                                                     \
+        ({                                                                                                             \
+                __typeof__(p) _t = (p);                                                                                \
+                (p) = NULL;                                                                                            \
+                _t;                                                                                                    \
         })
 
 #define KA_MIN(a, b) ((a) < (b) ? (a) : (b))

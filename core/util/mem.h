@@ -21,7 +21,7 @@ void *ka_realloc(void *p, size_t size);
 void *ka_reallocarray(void *p, size_t n, size_t size);
 #define ka_new0(type, n) ((type *)ka_calloc((n), sizeof(type)))
 
-char *ka_strdup(const char *s);               /* NULL in, NULL out */
+char *ka_strdup(const char *s); /* NULL in, NULL out */
 char *ka_strndup(const char *s, size_t n);
 char *ka_asprintf(const char *fmt, ...) KA_PRINTF(1, 2);
 

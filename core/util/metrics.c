@@ -10,9 +10,9 @@
 #include "str.h"
 
 struct series {
-        char *label_values;     /* comma-separated, as given */
-        double value;           /* histograms: the sum */
-        uint64_t *buckets;      /* histograms: per bound, not cumulative; then +Inf */
+        char *label_values; /* comma-separated, as given */
+        double value;       /* histograms: the sum */
+        uint64_t *buckets;  /* histograms: per bound, not cumulative; then +Inf */
         uint64_t count;
 };
 
@@ -25,7 +25,7 @@ struct ka_metric {
         size_t n_labels;
         struct series *series;
         size_t n_series;
-        double *bounds;         /* histograms */
+        double *bounds; /* histograms */
         size_t n_bounds;
 };
 
@@ -93,8 +93,8 @@ int ka_metric_register(const void *owner, const char *name, const char *help, en
         return do_register(owner, name, help, (int)type, label_names, NULL, ret, err);
 }
 
-const double ka_histogram_latency_buckets[] = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600,
-                                               KA_HISTOGRAM_END};
+const double ka_histogram_latency_buckets[] = {0.05, 0.1, 0.25, 0.5, 1,   2.5, 5,
+                                               10,   30,  60,   120, 300, 600, KA_HISTOGRAM_END};
 
 int ka_histogram_register(const void *owner, const char *name, const char *help, const char *label_names,
                           const double *bounds, struct ka_metric **ret, struct ka_error *err) {

@@ -23,8 +23,7 @@ void ka_secret_free(char *secret);
  * could cut a secret in half and leave its beginning unmasked. */
 char *ka_secret_vformat(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 /* Copy a masked string into a fixed buffer (truncating). */
-void ka_secret_copy_masked(char *dst, size_t size, const char *fmt, va_list ap)
-        __attribute__((format(printf, 3, 0)));
+void ka_secret_copy_masked(char *dst, size_t size, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
 /* Replace registered secrets in s (a buffer of `size` bytes), truncating if
  * the result would not fit. */
 void ka_secret_mask_inplace(char *s, size_t size);

@@ -16,10 +16,10 @@ int ka_parse_double(const char *s, double *ret);
 /* true/false/yes/no/on/off/1/0, case-insensitive */
 int ka_parse_bool(const char *s, bool *ret);
 
-bool ka_streq(const char *a, const char *b);          /* NULL-safe */
+bool ka_streq(const char *a, const char *b); /* NULL-safe */
 bool ka_startswith(const char *s, const char *prefix);
 bool ka_endswith(const char *s, const char *suffix);
-bool ka_isempty(const char *s);                        /* NULL or "" */
+bool ka_isempty(const char *s); /* NULL or "" */
 /* A copy without leading/trailing whitespace. */
 char *ka_strip(const char *s);
 /* Edit distance, ASCII case-insensitive, for "did you mean" (SIZE_MAX when

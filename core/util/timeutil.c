@@ -101,8 +101,7 @@ int ka_time_parse_rfc3339(const char *s, int64_t *ret_ms) {
         }
         if (*p)
                 return -EINVAL;
-        struct tm tm = {.tm_year = Y - 1900, .tm_mon = M - 1, .tm_mday = D, .tm_hour = h, .tm_min = m,
-                        .tm_sec = sec};
+        struct tm tm = {.tm_year = Y - 1900, .tm_mon = M - 1, .tm_mday = D, .tm_hour = h, .tm_min = m, .tm_sec = sec};
         time_t t = timegm(&tm);
         *ret_ms = ((int64_t)t - (int64_t)offset_min * 60) * 1000 + ms;
         return 0;

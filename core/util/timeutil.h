@@ -9,9 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-int64_t ka_time_now_ms(void);           /* CLOCK_MONOTONIC */
-int64_t ka_time_wall_ms(void);          /* SOURCE_DATE_EPOCH * 1000 when set and valid */
-int64_t ka_time_wall_ms_real(void);     /* CLOCK_REALTIME */
+int64_t ka_time_now_ms(void);       /* CLOCK_MONOTONIC */
+int64_t ka_time_wall_ms(void);      /* SOURCE_DATE_EPOCH * 1000 when set and valid */
+int64_t ka_time_wall_ms_real(void); /* CLOCK_REALTIME */
 
 /* "2026-11-26T04:50:14Z" / "2026-11-26T04:50:14.123Z" (UTC). */
 const char *ka_time_format_rfc3339(int64_t wall_ms, char *buf, size_t size);

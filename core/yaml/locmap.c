@@ -6,7 +6,7 @@
 #include "util/mem.h"
 
 struct entry {
-        const cJSON *node;      /* NULL = empty slot; TOMBSTONE = deleted */
+        const cJSON *node; /* NULL = empty slot; TOMBSTONE = deleted */
         struct ka_loc value, key;
 };
 
@@ -14,7 +14,7 @@ struct entry {
 
 struct ka_locmap {
         struct entry *slots;
-        size_t cap, used;       /* used counts live entries and tombstones */
+        size_t cap, used; /* used counts live entries and tombstones */
         char **files;
         size_t n_files;
 };

@@ -14,8 +14,8 @@
 #include "util/macro.h"
 
 struct ka_loc {
-        const char *file;       /* NULL when unknown */
-        unsigned line, col;     /* 1-based; 0 when unknown */
+        const char *file;   /* NULL when unknown */
+        unsigned line, col; /* 1-based; 0 when unknown */
 };
 
 struct ka_locmap;

@@ -20,14 +20,14 @@ struct anchor {
 
 struct parser {
         yaml_parser_t yp;
-        const char *file;               /* interned in locs, or the origin's */
+        const char *file; /* interned in locs, or the origin's */
         unsigned line_offset, col_offset;
         struct ka_locmap *locs;
         struct anchor *anchors;
         size_t n_anchors;
         size_t nodes;
         unsigned depth;
-        cJSON *graveyard;               /* merge sources: anchors may point into them */
+        cJSON *graveyard; /* merge sources: anchors may point into them */
         struct ka_error *err;
 };
 
@@ -52,8 +52,7 @@ static int next_event(struct parser *p, yaml_event_t *ev) {
                 return 0;
         yaml_mark_t m = p->yp.problem_mark;
         if (p->yp.context)
-                return fail_at(p, m, -EBADMSG, "%s %s", p->yp.problem ? p->yp.problem : "invalid YAML",
-                               p->yp.context);
+                return fail_at(p, m, -EBADMSG, "%s %s", p->yp.problem ? p->yp.problem : "invalid YAML", p->yp.context);
         return fail_at(p, m, -EBADMSG, "%s", p->yp.problem ? p->yp.problem : "invalid YAML");
 }
 
@@ -188,8 +187,7 @@ static int scalar_node(struct parser *p, yaml_event_t *ev, cJSON **ret) {
         cJSON *r = NULL;
         if (strcmp(t, "str") == 0)
                 r = cJSON_CreateString(value);
-        else if (strcmp(t, "null") == 0 || strcmp(t, "bool") == 0 || strcmp(t, "int") == 0 ||
-                 strcmp(t, "float") == 0) {
+        else if (strcmp(t, "null") == 0 || strcmp(t, "bool") == 0 || strcmp(t, "int") == 0 || strcmp(t, "float") == 0) {
                 r = ka_yaml_resolve_plain(value);
                 bool ok = (t[0] == 'n' && cJSON_IsNull(r)) || (t[0] == 'b' && cJSON_IsBool(r)) ||
                           ((t[0] == 'i' || t[0] == 'f') && cJSON_IsNumber(r));

@@ -54,7 +54,7 @@ struct session {
         struct cu_server srv;
         char *description;
         char *cert_pem;
-        char *key_pem;                  /* secret */
+        char *key_pem; /* secret */
 };
 
 static int validate(void *state, const void *conf_, const struct kubeagent_config_source *src, struct ka_error *err) {
@@ -67,8 +67,7 @@ static int validate(void *state, const void *conf_, const struct kubeagent_confi
         if (c->cert_file && !c->key_file)
                 return cu_host->error_at(err, src, "certFile", -EINVAL, "certFile needs keyFile");
         if (c->p12_file && c->password && c->password_file)
-                return cu_host->error_at(err, src, "passwordFile", -EINVAL,
-                                         "give password or passwordFile, not both");
+                return cu_host->error_at(err, src, "passwordFile", -EINVAL, "give password or passwordFile, not both");
         return cu_server_validate(&c->srv, src, err);
 }
 
@@ -284,7 +283,7 @@ static const struct kubeagent_credential_ops ops = {
 };
 
 static const struct kubeagent_plugin plugin = {
-        KUBEAGENT_PLUGIN_HEADER(KUBEAGENT_KIND_CREDENTIAL),
+        KUBEAGENT_PLUGIN_HEADER(KUBEAGENT_KIND_CREDENTIAL), /* abi_version, struct_size, signature, kind */
         .name = "certificate",
         .version = PACKAGE_VERSION,
         .description = "a client certificate: PKCS#12 with a password, or PEM certificate and key",

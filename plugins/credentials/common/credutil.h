@@ -21,9 +21,9 @@ int cu_init(const struct kubeagent_host *host, struct kubeagent_plugin_handle *s
  * namespace file of the service-account folder; NULL when neither. */
 char *cu_pod_namespace(const char *sa_dir);
 
-#define CU_FILE_MAX (1u << 20)          /* PEM files, kubeconfig data, tokens */
+#define CU_FILE_MAX (1u << 20) /* PEM files, kubeconfig data, tokens */
 
-char *cu_strdup(const char *s);         /* NULL in, NULL out; aborts on OOM */
+char *cu_strdup(const char *s); /* NULL in, NULL out; aborts on OOM */
 char *cu_strndup(const char *s, size_t n);
 char *cu_printf(const char *fmt, ...) KUBEAGENT_PRINTF(1, 2);
 /* A copy of a secret, registered (free it with secret_free); NULL in, NULL out. */
@@ -38,6 +38,7 @@ struct cu_server_conf {
         char *ca_data;
         char *namespace_;
 };
+/* clang-format off */
 #define CU_KEY_SERVER(type, member) \
         {"server", KUBEAGENT_CFG_STRING, NULL, 0, offsetof(type, member.server), \
          "API server URL (the cloud's serverUrl overrides it)"}
@@ -49,9 +50,9 @@ struct cu_server_conf {
 #define CU_KEY_NAMESPACE(type, member) \
         {"namespace", KUBEAGENT_CFG_STRING, NULL, 0, offsetof(type, member.namespace_), \
          "default namespace (the cloud's namespace overrides it)"}
+/* clang-format on */
 /* The cross-key check of those keys, for validate(): caFile or caData. */
-int cu_server_validate(const struct cu_server_conf *c, const struct kubeagent_config_source *src,
-                       struct ka_error *err);
+int cu_server_validate(const struct cu_server_conf *c, const struct kubeagent_config_source *src, struct ka_error *err);
 
 /* What a session keeps of the server: its URL, namespace and CA (each may
  * be NULL). */
@@ -73,8 +74,8 @@ struct kubeagent_endpoint cu_server_endpoint(const struct cu_server *s);
  * the last good token stays in use. */
 struct cu_tokenfile {
         char *path;
-        char *token;                    /* secret, registered */
-        int64_t read_at_ms;             /* wall clock */
+        char *token;        /* secret, registered */
+        int64_t read_at_ms; /* wall clock */
 };
 
 #define CU_TOKENFILE_TTL_MS 50000

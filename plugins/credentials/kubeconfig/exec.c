@@ -182,16 +182,15 @@ static int parse_output(const struct kc_exec *e, const char *out, size_t len, st
         cJSON *j = cJSON_ParseWithLength(out, len);
         if (!cJSON_IsObject(j)) {
                 cJSON_Delete(j);
-                return cu_host->error_set(err, -EBADMSG, "exec plugin %s: its output is not an ExecCredential JSON "
-                                                         "object",
-                                          e->command);
+                return cu_host->error_set(
+                        err, -EBADMSG, "exec plugin %s: its output is not an ExecCredential JSON object", e->command);
         }
         const cJSON *api = cJSON_GetObjectItemCaseSensitive(j, "apiVersion");
         const cJSON *status = cJSON_GetObjectItemCaseSensitive(j, "status");
         int r = 0;
         if (!cJSON_IsString(api) || strcmp(api->valuestring, e->api_version) != 0)
-                r = cu_host->error_set(err, -EBADMSG, "exec plugin %s: answered apiVersion %s, expected %s",
-                                       e->command, cJSON_IsString(api) ? api->valuestring : "(none)", e->api_version);
+                r = cu_host->error_set(err, -EBADMSG, "exec plugin %s: answered apiVersion %s, expected %s", e->command,
+                                       cJSON_IsString(api) ? api->valuestring : "(none)", e->api_version);
         else if (!cJSON_IsObject(status))
                 r = cu_host->error_set(err, -EBADMSG, "exec plugin %s: its ExecCredential has no status", e->command);
         struct kc_exec_result res = {0};
@@ -207,19 +206,21 @@ static int parse_output(const struct kc_exec *e, const char *out, size_t len, st
                 if (cJSON_IsString(cert) && *cert->valuestring)
                         res.cert_pem = cu_strdup(cert->valuestring);
                 if (!res.cert_pem != !res.key_pem)
-                        r = cu_host->error_set(err, -EBADMSG, "exec plugin %s: clientCertificateData and "
-                                                              "clientKeyData must come together",
-                                               e->command);
+                        r = cu_host->error_set(
+                                err, -EBADMSG,
+                                "exec plugin %s: clientCertificateData and clientKeyData must come together",
+                                e->command);
                 else if (!res.token && !res.cert_pem)
-                        r = cu_host->error_set(err, -EBADMSG, "exec plugin %s: status has neither token nor "
-                                                              "clientCertificateData",
+                        r = cu_host->error_set(err, -EBADMSG,
+                                               "exec plugin %s: status has neither token nor clientCertificateData",
                                                e->command);
                 else if (res.cert_pem)
                         r = cu_check_pair(res.cert_pem, res.key_pem, e->command, err);
                 if (r == 0 && cJSON_IsString(exp) && *exp->valuestring &&
                     cu_host->parse_time(exp->valuestring, &res.expires_ms) < 0)
-                        r = cu_host->error_set(err, -EBADMSG, "exec plugin %s: expirationTimestamp \"%s\" is not RFC 3339",
-                                               e->command, exp->valuestring);
+                        r = cu_host->error_set(err, -EBADMSG,
+                                               "exec plugin %s: expirationTimestamp \"%s\" is not RFC 3339", e->command,
+                                               exp->valuestring);
         }
         /* the output held the token: wipe the parsed copy */
         if (cJSON_IsObject(status)) {
@@ -241,8 +242,9 @@ static int parse_output(const struct kc_exec *e, const char *out, size_t len, st
 
 int kc_exec_run(const struct kc_exec *e, struct kc_exec_result *ret, struct ka_error *err) {
         if (e->interactive_always)
-                return cu_host->error_set(err, -ENOTTY, "exec plugin %s needs an interactive terminal "
-                                                        "(interactiveMode: Always); kubeagent has none",
+                return cu_host->error_set(err, -ENOTTY,
+                                          "exec plugin %s needs an interactive terminal "
+                                          "(interactiveMode: Always); kubeagent has none",
                                           e->command);
         char *out = NULL;
         size_t len = 0;

@@ -33,7 +33,7 @@ struct session {
         struct kc_resolved kc;
         struct cu_tokenfile token_file;
         bool has_token_file;
-        struct kc_exec_result exec;     /* cached exec plugin credentials */
+        struct kc_exec_result exec; /* cached exec plugin credentials */
         bool has_exec;
         char *description;
 };
@@ -140,7 +140,7 @@ static const struct kubeagent_credential_ops ops = {
 };
 
 static const struct kubeagent_plugin plugin = {
-        KUBEAGENT_PLUGIN_HEADER(KUBEAGENT_KIND_CREDENTIAL),
+        KUBEAGENT_PLUGIN_HEADER(KUBEAGENT_KIND_CREDENTIAL), /* abi_version, struct_size, signature, kind */
         .name = "kubeconfig",
         .version = PACKAGE_VERSION,
         .description = "a kubeconfig file and context, resolved as kubectl does",

@@ -15,28 +15,28 @@
 #include <stdint.h>
 
 struct kc_exec {
-        char *api_version;              /* client.authentication.k8s.io/v1 or /v1beta1 */
-        char *command;                  /* resolved against the file's folder when it has a '/' */
-        char **args;                    /* NULL-terminated */
-        char **env;                     /* NULL-terminated "NAME=value" */
-        bool interactive_always;        /* interactiveMode: Always (refused: kubeagent has no terminal) */
-        char *cluster_json;             /* spec.cluster for KUBERNETES_EXEC_INFO, or NULL */
+        char *api_version;       /* client.authentication.k8s.io/v1 or /v1beta1 */
+        char *command;           /* resolved against the file's folder when it has a '/' */
+        char **args;             /* NULL-terminated */
+        char **env;              /* NULL-terminated "NAME=value" */
+        bool interactive_always; /* interactiveMode: Always (refused: kubeagent has no terminal) */
+        char *cluster_json;      /* spec.cluster for KUBERNETES_EXEC_INFO, or NULL */
         char *install_hint;
 };
 
 struct kc_resolved {
-        char *file;                     /* the file the context came from */
+        char *file; /* the file the context came from */
         char *context, *cluster, *user;
         char *server, *tls_server_name, *proxy_url, *namespace_;
         bool insecure;
         char *ca_pem;
         char *cert_pem;
-        char *key_pem;                  /* secret */
-        char *token;                    /* secret */
+        char *key_pem; /* secret */
+        char *token;   /* secret */
         char *token_file;
         char *username;
-        char *password;                 /* secret */
-        struct kc_exec *exec;           /* only when no token, basic auth or certificate is set */
+        char *password;       /* secret */
+        struct kc_exec *exec; /* only when no token, basic auth or certificate is set */
 };
 
 /* A set of parsed kubeconfig documents being merged. */
@@ -58,9 +58,9 @@ void kc_resolved_clear(struct kc_resolved *r);
 
 /* Run the exec plugin; its token or certificate/key, and expiry (0 = none). */
 struct kc_exec_result {
-        char *token;                    /* secret, or NULL */
+        char *token; /* secret, or NULL */
         char *cert_pem;
-        char *key_pem;                  /* secret */
+        char *key_pem; /* secret */
         int64_t expires_ms;
 };
 int kc_exec_run(const struct kc_exec *e, struct kc_exec_result *ret, struct ka_error *err);

@@ -13,8 +13,8 @@
 
 struct entry {
         const char *name;
-        const cJSON *item;              /* the list element {name:, cluster:} */
-        const cJSON *body;              /* its cluster/user/context mapping, or NULL */
+        const cJSON *item; /* the list element {name:, cluster:} */
+        const cJSON *body; /* its cluster/user/context mapping, or NULL */
         const struct kubeagent_config_source *doc;
         const char *file;
 };
@@ -29,7 +29,7 @@ struct kc_merge {
         char **files;
         size_t n_docs;
         struct list clusters, users, contexts;
-        const char *current;            /* first non-empty current-context */
+        const char *current; /* first non-empty current-context */
 };
 
 static int blame(struct ka_error *err, const struct kubeagent_config_source *doc, const cJSON *node, const char *key,
@@ -75,8 +75,8 @@ static const struct entry *find(const struct list *l, const char *name) {
 }
 
 /* One of clusters/users/contexts of a file: a list of {name, <body>}. */
-static int add_list(const struct kubeagent_config_source *doc, const char *file,
-                    const char *key, const char *body_key, struct list *l, struct ka_error *err) {
+static int add_list(const struct kubeagent_config_source *doc, const char *file, const char *key, const char *body_key,
+                    struct list *l, struct ka_error *err) {
         const cJSON *arr = cu_host->config_node(doc, key);
         if (!arr || cJSON_IsNull(arr))
                 return 0;
@@ -106,8 +106,11 @@ static int add_list(const struct kubeagent_config_source *doc, const char *file,
                 if (!v)
                         abort();
                 l->v = v;
-                l->v[l->n++] = (struct entry){.name = name->valuestring, .item = item,
-                                              .body = cJSON_IsObject(body) ? body : NULL, .doc = doc, .file = file};
+                l->v[l->n++] = (struct entry){.name = name->valuestring,
+                                              .item = item,
+                                              .body = cJSON_IsObject(body) ? body : NULL,
+                                              .doc = doc,
+                                              .file = file};
         }
         return 0;
 }
@@ -126,7 +129,7 @@ int kc_merge_add(struct kc_merge *m, struct kubeagent_config_source *doc, const 
         m->files[m->n_docs] = cu_strdup(file);
         file = m->files[m->n_docs++];
         if (!root || cJSON_IsNull(root))
-                return 0;       /* an empty file is an empty config */
+                return 0; /* an empty file is an empty config */
         if (!cJSON_IsObject(root))
                 return blame(err, doc, root, NULL, "a kubeconfig must be a mapping (apiVersion, clusters, ...)");
         int r = add_list(doc, file, "clusters", "cluster", &m->clusters, err);
@@ -289,8 +292,9 @@ static int parse_exec(const struct entry *user, const cJSON *node, const struct 
                              e.name, api);
         bool v1 = strcmp(api, "client.authentication.k8s.io/v1") == 0;
         if (!mode && v1)
-                return blame(err, e.doc, node, NULL, "user \"%s\": exec needs interactiveMode (Never, IfAvailable "
-                                                     "or Always) with apiVersion client.authentication.k8s.io/v1",
+                return blame(err, e.doc, node, NULL,
+                             "user \"%s\": exec needs interactiveMode (Never, IfAvailable "
+                             "or Always) with apiVersion client.authentication.k8s.io/v1",
                              e.name);
         if (mode && strcmp(mode, "Never") != 0 && strcmp(mode, "IfAvailable") != 0 && strcmp(mode, "Always") != 0)
                 return blame(err, e.doc, node, "interactiveMode",
@@ -570,7 +574,7 @@ int kc_load(const char *path, const char *context, struct kc_resolved *ret, stru
                         for (size_t i = 0; seen && seen[i]; i++)
                                 dup = dup || strcmp(seen[i], p) == 0;
                         if (dup || access(p, F_OK) < 0)
-                                continue;       /* missing files are skipped, as kubectl */
+                                continue; /* missing files are skipped, as kubectl */
                         seen = strv_push(seen, cu_strdup(p));
                         r = load_one(m, p, err);
                 }
@@ -583,7 +587,8 @@ int kc_load(const char *path, const char *context, struct kc_resolved *ret, stru
                 if (p && access(p, F_OK) == 0)
                         r = load_one(m, p, err);
                 else
-                        r = cu_host->error_set(err, -ENOENT, "no kubeconfig: %s does not exist and KUBECONFIG is not set",
+                        r = cu_host->error_set(err, -ENOENT,
+                                               "no kubeconfig: %s does not exist and KUBECONFIG is not set",
                                                p ? p : "~/.kube/config");
                 free(p);
         }

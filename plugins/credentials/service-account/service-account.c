@@ -79,8 +79,9 @@ static int open_(void *state, const void *conf_, void **ret_session, struct ka_e
         s->srv.server = c->server ? cu_strdup(c->server) : env_server();
         int r = 0;
         if (!s->srv.server)
-                r = cu_host->error_set(err, -ENOENT, "not running in a cluster: KUBERNETES_SERVICE_HOST and "
-                                                     "KUBERNETES_SERVICE_PORT are not set (give server)");
+                r = cu_host->error_set(err, -ENOENT,
+                                       "not running in a cluster: KUBERNETES_SERVICE_HOST and "
+                                       "KUBERNETES_SERVICE_PORT are not set (give server)");
         char *path = in_dir(c->dir, "token");
         if (r == 0)
                 r = cu_tokenfile_init(&s->token, path, err);
@@ -123,7 +124,7 @@ static const struct kubeagent_credential_ops ops = {
 };
 
 static const struct kubeagent_plugin plugin = {
-        KUBEAGENT_PLUGIN_HEADER(KUBEAGENT_KIND_CREDENTIAL),
+        KUBEAGENT_PLUGIN_HEADER(KUBEAGENT_KIND_CREDENTIAL), /* abi_version, struct_size, signature, kind */
         .name = "service-account",
         .version = PACKAGE_VERSION,
         .description = "the pod's service account when running in the cluster",

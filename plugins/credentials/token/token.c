@@ -32,7 +32,7 @@ static const struct kubeagent_config_key keys[] = {
 
 struct session {
         struct cu_server srv;
-        char *token;                    /* secret; NULL when only the file serves */
+        char *token; /* secret; NULL when only the file serves */
         struct cu_tokenfile file;
         bool has_file;
 };
@@ -105,7 +105,7 @@ static const struct kubeagent_credential_ops ops = {
 };
 
 static const struct kubeagent_plugin plugin = {
-        KUBEAGENT_PLUGIN_HEADER(KUBEAGENT_KIND_CREDENTIAL),
+        KUBEAGENT_PLUGIN_HEADER(KUBEAGENT_KIND_CREDENTIAL), /* abi_version, struct_size, signature, kind */
         .name = "token",
         .version = PACKAGE_VERSION,
         .description = "a bearer token, inline or from a file re-read when it rotates",

@@ -13,7 +13,7 @@ static const char *const symbols[] = {"always", "Always", NULL};
 static const struct kubeagent_retention_ops ops = {.symbols = symbols, .decide = decide};
 
 static const struct kubeagent_plugin plugin = {
-        KUBEAGENT_PLUGIN_HEADER(KUBEAGENT_KIND_RETENTION),
+        KUBEAGENT_PLUGIN_HEADER(KUBEAGENT_KIND_RETENTION), /* abi_version, struct_size, signature, kind */
         .name = "always",
         .version = PACKAGE_VERSION,
         .description = "keep the pod when the agent is done",

@@ -14,7 +14,7 @@ static const char *const symbols[] = {"default", "Default", NULL};
 static const struct kubeagent_retention_ops ops = {.symbols = symbols, .decide = decide};
 
 static const struct kubeagent_plugin plugin = {
-        KUBEAGENT_PLUGIN_HEADER(KUBEAGENT_KIND_RETENTION),
+        KUBEAGENT_PLUGIN_HEADER(KUBEAGENT_KIND_RETENTION), /* abi_version, struct_size, signature, kind */
         .name = "default",
         .version = PACKAGE_VERSION,
         .description = "use the cloud's retention policy",

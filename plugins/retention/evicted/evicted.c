@@ -18,7 +18,7 @@ static const char *const symbols[] = {"evicted", "Evicted", NULL};
 static const struct kubeagent_retention_ops ops = {.symbols = symbols, .decide = decide};
 
 static const struct kubeagent_plugin plugin = {
-        KUBEAGENT_PLUGIN_HEADER(KUBEAGENT_KIND_RETENTION),
+        KUBEAGENT_PLUGIN_HEADER(KUBEAGENT_KIND_RETENTION), /* abi_version, struct_size, signature, kind */
         .name = "evicted",
         .version = PACKAGE_VERSION,
         .description = "keep the pod when Kubernetes evicted it",

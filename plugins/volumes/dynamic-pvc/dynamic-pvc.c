@@ -66,7 +66,7 @@ static const struct kubeagent_volume_ops ops = {
 };
 
 static const struct kubeagent_plugin plugin = {
-        KUBEAGENT_PLUGIN_HEADER(KUBEAGENT_KIND_VOLUME),
+        KUBEAGENT_PLUGIN_HEADER(KUBEAGENT_KIND_VOLUME), /* abi_version, struct_size, signature, kind */
         .name = "dynamic-pvc",
         .version = PACKAGE_VERSION,
         .description = "a PersistentVolumeClaim created for the pod and deleted with it (deprecated: "

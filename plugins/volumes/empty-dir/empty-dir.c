@@ -58,7 +58,7 @@ static const struct kubeagent_volume_ops ops = {
 };
 
 static const struct kubeagent_plugin plugin = {
-        KUBEAGENT_PLUGIN_HEADER(KUBEAGENT_KIND_VOLUME),
+        KUBEAGENT_PLUGIN_HEADER(KUBEAGENT_KIND_VOLUME), /* abi_version, struct_size, signature, kind */
         .name = "empty-dir",
         .version = PACKAGE_VERSION,
         .description = "an empty directory that lives as long as the pod (emptyDir)",

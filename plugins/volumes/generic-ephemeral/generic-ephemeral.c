@@ -30,7 +30,7 @@ static const struct kubeagent_volume_ops ops = {
 };
 
 static const struct kubeagent_plugin plugin = {
-        KUBEAGENT_PLUGIN_HEADER(KUBEAGENT_KIND_VOLUME),
+        KUBEAGENT_PLUGIN_HEADER(KUBEAGENT_KIND_VOLUME), /* abi_version, struct_size, signature, kind */
         .name = "generic-ephemeral",
         .version = PACKAGE_VERSION,
         .description = "a claim Kubernetes creates and deletes with the pod (ephemeral)",

@@ -36,8 +36,8 @@ static int validate(void *state, enum kubeagent_volume_form form, const void *co
         (void)form;
         const struct conf *c = conf;
         if (c->host_path[0] != '/')
-                return volutil_host->error_at(err, src, "hostPath", -EINVAL, "hostPath must be an absolute path, not \"%s\"",
-                                      c->host_path);
+                return volutil_host->error_at(err, src, "hostPath", -EINVAL,
+                                              "hostPath must be an absolute path, not \"%s\"", c->host_path);
         return 0;
 }
 
@@ -65,7 +65,7 @@ static const struct kubeagent_volume_ops ops = {
 };
 
 static const struct kubeagent_plugin plugin = {
-        KUBEAGENT_PLUGIN_HEADER(KUBEAGENT_KIND_VOLUME),
+        KUBEAGENT_PLUGIN_HEADER(KUBEAGENT_KIND_VOLUME), /* abi_version, struct_size, signature, kind */
         .name = "host-path",
         .version = PACKAGE_VERSION,
         .description = "a folder of the node the pod runs on (hostPath)",

@@ -55,8 +55,11 @@ static const struct kubeagent_volume_ops ops = {
 };
 
 static const struct kubeagent_plugin plugin = {
-        KUBEAGENT_PLUGIN_HEADER(KUBEAGENT_KIND_VOLUME), .name = "nfs",  .version = PACKAGE_VERSION,
-        .description = "an NFS export (nfs)",           .volume = &ops,
+        KUBEAGENT_PLUGIN_HEADER(KUBEAGENT_KIND_VOLUME), /* abi_version, struct_size, signature, kind */
+        .name = "nfs",
+        .version = PACKAGE_VERSION,
+        .description = "an NFS export (nfs)",
+        .volume = &ops,
 };
 
 const struct kubeagent_plugin *kubeagent_plugin_entry(void) {

@@ -53,8 +53,8 @@ static int validate(void *state, enum kubeagent_volume_form form, const void *co
         long mode = mode_of(c->default_mode);
         if (mode == -2)
                 return volutil_host->error_at(err, src, "defaultMode", -EINVAL,
-                                      "defaultMode \"%s\" is not a decimal file mode between 0 and 511",
-                                      c->default_mode);
+                                              "defaultMode \"%s\" is not a decimal file mode between 0 and 511",
+                                              c->default_mode);
         /* a quoted "0644" means 644 here; say so, with what the user meant */
         const cJSON *n = volutil_host->config_node(src, "defaultMode");
         const char *text = cJSON_IsString(n) ? n->valuestring + strspn(n->valuestring, " \t") : NULL;
@@ -62,13 +62,14 @@ static int validate(void *state, enum kubeagent_volume_form form, const void *co
                 char *end;
                 long octal = strtol(text, &end, 8);
                 if (*end == '\0')
-                        volutil_host->warn_at(volutil_self, src, "defaultMode",
-                                      "defaultMode \"%s\" is read as the decimal %ld, as in the Jenkins plugin; "
-                                      "for mode %s write %ld, or %s without quotes",
-                                      text, mode, text, octal, text);
+                        volutil_host->warn_at(
+                                volutil_self, src, "defaultMode",
+                                "defaultMode \"%s\" is read as the decimal %ld, as in the Jenkins plugin; "
+                                "for mode %s write %ld, or %s without quotes",
+                                text, mode, text, octal, text);
                 else
-                        volutil_host->warn_at(volutil_self, src, "defaultMode", "defaultMode \"%s\" is read as the decimal %ld", text,
-                                      mode);
+                        volutil_host->warn_at(volutil_self, src, "defaultMode",
+                                              "defaultMode \"%s\" is read as the decimal %ld", text, mode);
         }
         return 0;
 }
@@ -99,8 +100,12 @@ static const struct kubeagent_volume_ops ops = {
 };
 
 static const struct kubeagent_plugin plugin = {
-        KUBEAGENT_PLUGIN_HEADER(KUBEAGENT_KIND_VOLUME),        .name = "secret", .version = PACKAGE_VERSION,
-        .description = "a Secret's entries as files (secret)", .init = volutil_init,     .volume = &ops,
+        KUBEAGENT_PLUGIN_HEADER(KUBEAGENT_KIND_VOLUME), /* abi_version, struct_size, signature, kind */
+        .name = "secret",
+        .version = PACKAGE_VERSION,
+        .description = "a Secret's entries as files (secret)",
+        .init = volutil_init,
+        .volume = &ops,
 };
 
 const struct kubeagent_plugin *kubeagent_plugin_entry(void) {

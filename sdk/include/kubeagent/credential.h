@@ -28,21 +28,21 @@ extern "C" {
 #endif
 
 struct kubeagent_endpoint {
-        char *server;                   /* https://host:port[/prefix], no trailing slash */
-        char *namespace_;               /* default namespace, or NULL */
+        char *server;     /* https://host:port[/prefix], no trailing slash */
+        char *namespace_; /* default namespace, or NULL */
 
         /* Server verification.  With a CA, only that CA is trusted. */
-        char *ca_pem;                   /* PEM text of the CA bundle, or NULL for system roots */
-        int insecure;                   /* skip verification; only when the user asked */
-        char *tls_server_name;          /* SNI and verification name, or NULL */
-        char *proxy_url;                /* or NULL: the environment decides */
+        char *ca_pem;          /* PEM text of the CA bundle, or NULL for system roots */
+        int insecure;          /* skip verification; only when the user asked */
+        char *tls_server_name; /* SNI and verification name, or NULL */
+        char *proxy_url;       /* or NULL: the environment decides */
 
         /* Client authentication; any combination the plugin's rules allow. */
-        char *client_cert_pem;          /* PEM certificate chain, or NULL */
-        char *client_key_pem;           /* secret: PEM private key, or NULL */
-        char *bearer_token;             /* secret, or NULL */
-        char *username;                 /* basic auth, or NULL */
-        char *password;                 /* secret, or NULL */
+        char *client_cert_pem; /* PEM certificate chain, or NULL */
+        char *client_key_pem;  /* secret: PEM private key, or NULL */
+        char *bearer_token;    /* secret, or NULL */
+        char *username;        /* basic auth, or NULL */
+        char *password;        /* secret, or NULL */
 
         /* When the credentials above stop being valid (Unix ms), 0 = unknown.
          * The core calls resolve() again shortly before this. */
@@ -94,7 +94,7 @@ struct kubeagent_credential_ops {
 
         void (*close)(void *session);
 
-        unsigned roles;                 /* enum kubeagent_credential_role bits */
+        unsigned roles; /* enum kubeagent_credential_role bits */
 
         void *reserved[3];
 };

@@ -16,10 +16,10 @@ extern "C" {
 #define KA_ERROR_FILE_MAX 256
 
 struct ka_error {
-        int code;                       /* negative errno-style code, 0 when unset */
-        unsigned line, col;             /* 1-based; 0 when not about a place in a file */
-        char file[KA_ERROR_FILE_MAX];   /* "" when not about a file */
-        char msg[KA_ERROR_MSG_MAX];     /* one line, never contains a secret */
+        int code;                     /* negative errno-style code, 0 when unset */
+        unsigned line, col;           /* 1-based; 0 when not about a place in a file */
+        char file[KA_ERROR_FILE_MAX]; /* "" when not about a file */
+        char msg[KA_ERROR_MSG_MAX];   /* one line, never contains a secret */
 };
 
 #ifdef __cplusplus

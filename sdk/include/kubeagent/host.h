@@ -37,21 +37,21 @@ enum kubeagent_metric_type {
         KUBEAGENT_METRIC_GAUGE = 2,
 };
 
-struct kubeagent_endpoint;      /* credential.h */
-struct kubeagent_metric;        /* owned by the core */
-struct kubeagent_bus;           /* a plugin's connection to the bus, owned by the core */
+struct kubeagent_endpoint; /* credential.h */
+struct kubeagent_metric;   /* owned by the core */
+struct kubeagent_bus;      /* a plugin's connection to the bus, owned by the core */
 
 #define KUBEAGENT_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
 struct kubeagent_host {
-        uint32_t abi_version;           /* KUBEAGENT_ABI_VERSION of the core */
-        uint32_t size;                  /* sizeof(struct kubeagent_host) of the core */
+        uint32_t abi_version; /* KUBEAGENT_ABI_VERSION of the core */
+        uint32_t size;        /* sizeof(struct kubeagent_host) of the core */
 
         /* -- logging ------------------------------------------------------- */
         /* One line, prefixed with the plugin's name.  Registered secrets are
          * replaced by ******** before the line is written. */
-        void (*log)(struct kubeagent_plugin_handle *self, enum kubeagent_log_level level,
-                    const char *fmt, ...) KUBEAGENT_PRINTF(3, 4);
+        void (*log)(struct kubeagent_plugin_handle *self, enum kubeagent_log_level level, const char *fmt, ...)
+                KUBEAGENT_PRINTF(3, 4);
         int (*log_enabled)(enum kubeagent_log_level level);
         /* Mask this text (a token, password, agent secret) in every log line
          * and error message from now on; unregister before freeing it.
@@ -66,8 +66,8 @@ struct kubeagent_host {
         int (*error_set)(struct ka_error *err, int code, const char *fmt, ...) KUBEAGENT_PRINTF(3, 4);
         /* Same, blaming `key` of a config block: file:line:col of the key
          * when present, else of the block itself. */
-        int (*error_at)(struct ka_error *err, const struct kubeagent_config_source *src, const char *key,
-                        int code, const char *fmt, ...) KUBEAGENT_PRINTF(5, 6);
+        int (*error_at)(struct ka_error *err, const struct kubeagent_config_source *src, const char *key, int code,
+                        const char *fmt, ...) KUBEAGENT_PRINTF(5, 6);
         /* Warn (through the log) about `key` of a config block, with its place. */
         void (*warn_at)(struct kubeagent_plugin_handle *self, const struct kubeagent_config_source *src,
                         const char *key, const char *fmt, ...) KUBEAGENT_PRINTF(4, 5);
@@ -89,14 +89,13 @@ struct kubeagent_host {
         /* -- files --------------------------------------------------------- */
         /* Read a whole file of at most `max` bytes; *ret_data is
          * NUL-terminated and freed with free() (or secret_free()). */
-        int (*read_file)(const char *path, size_t max, char **ret_data, size_t *ret_len,
-                         struct ka_error *err);
+        int (*read_file)(const char *path, size_t max, char **ret_data, size_t *ret_len, struct ka_error *err);
         /* Decode standard base64 (whitespace ignored); free with free(). */
         int (*base64_decode)(const char *in, size_t len, unsigned char **ret_data, size_t *ret_len);
 
         /* -- time ---------------------------------------------------------- */
-        int64_t (*now_ms)(void);        /* monotonic clock */
-        int64_t (*wall_ms)(void);       /* Unix time; honours SOURCE_DATE_EPOCH in render */
+        int64_t (*now_ms)(void);  /* monotonic clock */
+        int64_t (*wall_ms)(void); /* Unix time; honours SOURCE_DATE_EPOCH in render */
 
         /* -- metrics ------------------------------------------------------- */
         /* Register a metric owned by this plugin (undone if init fails).
@@ -143,7 +142,7 @@ struct kubeagent_host {
         void (*endpoint_clear)(struct kubeagent_endpoint *ep);
 };
 
-#define KUBEAGENT_HOST_HAS(host, member) \
+#define KUBEAGENT_HOST_HAS(host, member)                                                                               \
         ((host)->size >= offsetof(struct kubeagent_host, member) + sizeof((host)->member))
 
 #ifdef __cplusplus

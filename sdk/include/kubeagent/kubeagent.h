@@ -13,12 +13,12 @@
 #ifndef KUBEAGENT_KUBEAGENT_H
 #define KUBEAGENT_KUBEAGENT_H
 
-#include <kubeagent/error.h>
-#include <kubeagent/plugin.h>
-#include <kubeagent/host.h>
 #include <kubeagent/credential.h>
-#include <kubeagent/volume.h>
-#include <kubeagent/retention.h>
+#include <kubeagent/error.h>
 #include <kubeagent/frontend.h>
+#include <kubeagent/host.h>
+#include <kubeagent/plugin.h>
+#include <kubeagent/retention.h>
+#include <kubeagent/volume.h>
 
 #endif

@@ -40,14 +40,14 @@ extern "C" {
 #endif
 #define KUBEAGENT_SIG_STR2(x) #x
 #define KUBEAGENT_SIG_STR(x) KUBEAGENT_SIG_STR2(x)
-#define KUBEAGENT_BUILD_SIGNATURE \
+#define KUBEAGENT_BUILD_SIGNATURE                                                                                      \
         "abi=" KUBEAGENT_SIG_STR(1) ";asan=" KUBEAGENT_SIG_ASAN ";ptr=" KUBEAGENT_SIG_STR(__SIZEOF_POINTER__)
 
 enum kubeagent_plugin_kind {
-        KUBEAGENT_KIND_CREDENTIAL = 1,  /* how to reach and authenticate to one API server */
-        KUBEAGENT_KIND_VOLUME = 2,      /* a pod volume / workspace volume type */
-        KUBEAGENT_KIND_RETENTION = 3,   /* whether a finished agent's pod is deleted */
-        KUBEAGENT_KIND_FRONTEND = 4,    /* demand and agents on a CI controller */
+        KUBEAGENT_KIND_CREDENTIAL = 1, /* how to reach and authenticate to one API server */
+        KUBEAGENT_KIND_VOLUME = 2,     /* a pod volume / workspace volume type */
+        KUBEAGENT_KIND_RETENTION = 3,  /* whether a finished agent's pod is deleted */
+        KUBEAGENT_KIND_FRONTEND = 4,   /* demand and agents on a CI controller */
 };
 
 /* ---- Declarative config keys ------------------------------------------------
@@ -85,18 +85,18 @@ enum kubeagent_config_type {
 };
 
 enum kubeagent_config_flags {
-        KUBEAGENT_CFG_REQUIRED = 1u << 0,    /* error when absent */
-        KUBEAGENT_CFG_DEPRECATED = 1u << 1,  /* accepted with a warning */
-        KUBEAGENT_CFG_IGNORED = 1u << 2,     /* accepted with a warning, not stored (Jenkins-only) */
+        KUBEAGENT_CFG_REQUIRED = 1u << 0,   /* error when absent */
+        KUBEAGENT_CFG_DEPRECATED = 1u << 1, /* accepted with a warning */
+        KUBEAGENT_CFG_IGNORED = 1u << 2,    /* accepted with a warning, not stored (Jenkins-only) */
 };
 
 struct kubeagent_config_key {
-        const char *name;               /* JCasC spelling, camelCase */
+        const char *name; /* JCasC spelling, camelCase */
         enum kubeagent_config_type type;
-        const char *default_value;      /* text parsed like a user value; NULL = none */
-        unsigned flags;                 /* enum kubeagent_config_flags */
-        size_t offset;                  /* offsetof() into the conf struct */
-        const char *description;        /* one line for --help */
+        const char *default_value; /* text parsed like a user value; NULL = none */
+        unsigned flags;            /* enum kubeagent_config_flags */
+        size_t offset;             /* offsetof() into the conf struct */
+        const char *description;   /* one line for --help */
 };
 
 /* Where a plugin's config block came from; opaque to plugins, passed back to
@@ -116,14 +116,14 @@ struct kubeagent_frontend_ops;
 
 struct kubeagent_plugin {
         /* frozen: never moves, never changes meaning */
-        uint32_t abi_version;           /* KUBEAGENT_ABI_VERSION */
-        uint32_t struct_size;           /* sizeof(struct kubeagent_plugin) */
-        const char *signature;          /* KUBEAGENT_BUILD_SIGNATURE */
+        uint32_t abi_version;  /* KUBEAGENT_ABI_VERSION */
+        uint32_t struct_size;  /* sizeof(struct kubeagent_plugin) */
+        const char *signature; /* KUBEAGENT_BUILD_SIGNATURE */
         enum kubeagent_plugin_kind kind;
 
-        const char *name;               /* unique among all plugins, e.g. "kubeconfig" */
-        const char *version;            /* the plugin's own version */
-        const char *description;        /* one line */
+        const char *name;        /* unique among all plugins, e.g. "kubeconfig" */
+        const char *version;     /* the plugin's own version */
+        const char *description; /* one line */
 
         /* Keys of the plugin's configuration block, and the size of the struct
          * they are stored into (0 and NULL when the plugin takes none).  A
@@ -136,16 +136,15 @@ struct kubeagent_plugin {
         /* Called once after loading.  A failure unloads the plugin and
          * undoes everything it registered through the host.  *ret_state is
          * passed back to the plugin's ops.  May be NULL. */
-        int (*init)(const struct kubeagent_host *host, struct kubeagent_plugin_handle *self,
-                    void **ret_state, struct ka_error *err);
+        int (*init)(const struct kubeagent_host *host, struct kubeagent_plugin_handle *self, void **ret_state,
+                    struct ka_error *err);
         /* Called once before the core shuts down.  May be NULL. */
         void (*fini)(void *state);
 
         /* Cross-field validation of one filled config block, after the core
          * checked every key's type.  Blame a key with host->error_at().  May
          * be NULL. */
-        int (*validate)(void *state, const void *conf, const struct kubeagent_config_source *src,
-                        struct ka_error *err);
+        int (*validate)(void *state, const void *conf, const struct kubeagent_config_source *src, struct ka_error *err);
 
         /* Exactly one of these, matching `kind`. */
         const struct kubeagent_credential_ops *credential;
@@ -153,7 +152,7 @@ struct kubeagent_plugin {
         const struct kubeagent_retention_ops *retention;
         const struct kubeagent_frontend_ops *frontend;
 
-        void *reserved[8];              /* for additions without an ABI bump; must be NULL */
+        void *reserved[8]; /* for additions without an ABI bump; must be NULL */
 };
 
 /* The one symbol a plugin exports.  Declared with default visibility so a
@@ -162,8 +161,8 @@ struct kubeagent_plugin {
 KUBEAGENT_EXPORT const struct kubeagent_plugin *kubeagent_plugin_entry(void);
 
 /* Boilerplate for the frozen header. */
-#define KUBEAGENT_PLUGIN_HEADER(kind_) \
-        .abi_version = KUBEAGENT_ABI_VERSION, .struct_size = sizeof(struct kubeagent_plugin), \
+#define KUBEAGENT_PLUGIN_HEADER(kind_)                                                                                 \
+        .abi_version = KUBEAGENT_ABI_VERSION, .struct_size = sizeof(struct kubeagent_plugin),                          \
         .signature = KUBEAGENT_BUILD_SIGNATURE, .kind = (kind_)
 
 #ifdef __cplusplus

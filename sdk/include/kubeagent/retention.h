@@ -19,13 +19,13 @@ extern "C" {
 enum kubeagent_retention_decision {
         KUBEAGENT_RETENTION_DELETE = 0,
         KUBEAGENT_RETENTION_KEEP = 1,
-        KUBEAGENT_RETENTION_DEFER = 2,  /* use the cloud's policy */
+        KUBEAGENT_RETENTION_DEFER = 2, /* use the cloud's policy */
 };
 
 struct kubeagent_retention_input {
-        const cJSON *pod;               /* the pod as just fetched; NULL if it could not be */
-        const char *build_result;       /* SUCCESS, FAILURE, ABORTED, ... or NULL if unknown */
-        const char *end_reason;         /* why the agent ended (e.g. ImagePullBackOff), or NULL */
+        const cJSON *pod;         /* the pod as just fetched; NULL if it could not be */
+        const char *build_result; /* SUCCESS, FAILURE, ABORTED, ... or NULL if unknown */
+        const char *end_reason;   /* why the agent ended (e.g. ImagePullBackOff), or NULL */
 };
 
 struct kubeagent_retention_ops {

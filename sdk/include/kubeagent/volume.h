@@ -32,8 +32,8 @@ enum kubeagent_volume_form {
 
 struct kubeagent_volume_ctx {
         enum kubeagent_volume_form form;
-        const char *pod_name;           /* final pod name (for PVC names) */
-        const char *namespace_;         /* pod namespace, may be NULL (cloud default) */
+        const char *pod_name;   /* final pod name (for PVC names) */
+        const char *namespace_; /* pod namespace, may be NULL (cloud default) */
 };
 
 struct kubeagent_volume_out {
@@ -42,7 +42,7 @@ struct kubeagent_volume_out {
         /* Pod form only: where and how it is mounted. */
         char *mount_path;
         int read_only;
-        char *sub_path;                 /* or NULL */
+        char *sub_path; /* or NULL */
         /* Objects to create after the pod (e.g. a PersistentVolumeClaim for a
          * dynamic PVC), as a JSON array or NULL.  The worker creates them in
          * the pod's namespace and sets their ownerReferences to the pod. */
