@@ -6,10 +6,10 @@
 #include <string.h>
 
 #include "bus/config.h"
-#include "http/http.h"
-#include "provision/provision.h"
 #include "cli.h"
 #include "config/config.h"
+#include "http/http.h"
+#include "provision/provision.h"
 #include "util/mem.h"
 #include "util/str.h"
 
@@ -105,8 +105,8 @@ static void check_daemon(const struct ka_config *cfg, struct ka_diags *diags) {
                 ka_http_free(h);
         }
         if (hr == 0 && pr == 0)
-                printf("daemon: http %s, garbage collection every %llds\n",
-                       ka_isempty(hc.listen) ? "off" : hc.listen, (long long)(pc.gc_period / 1000));
+                printf("daemon: http %s, garbage collection every %llds\n", ka_isempty(hc.listen) ? "off" : hc.listen,
+                       (long long)(pc.gc_period / 1000));
         ka_cli_print_diags(&(struct ka_diags){.v = diags->v + from, .n = diags->n - from});
         ka_cfgmap_clear(ka_http_config_keys, &hc);
         ka_cfgmap_clear(ka_prov_config_keys, &pc);
