@@ -579,9 +579,13 @@ int ka_bus_core_new(const struct ka_bus_config *cfg, const struct ka_bus_clock *
                 ka_bus_core_free(c);
                 return r;
         }
+        /* Workers on inproc:// live in this very process and start with
+         * it: none can hold a lease from before, so there is nobody to wait
+         * for (kubeagentd --role all starts provisioning at once). */
+        bool local = ka_startswith(cfg->workers, "inproc://");
         struct ka_bus_jobs_options o = {
                 .lease_ms = c->base.lease_ms,
-                .grace_ms = c->base.renew_ms + c->base.resend_ms + c->base.reconnect_max_ms,
+                .grace_ms = local ? 0 : c->base.renew_ms + c->base.resend_ms + c->base.reconnect_max_ms,
         };
         c->settled_at = ka_bus_base_now(&c->base) + o.grace_ms;
         c->jobs = ka_bus_jobs_new(&o, c->base.clock);

@@ -96,7 +96,8 @@ void ka_bus_core_stop(struct ka_bus_core *c, const char *peer, const char *reaso
 /* Whether the start-up grace period is over: a new core dispatches
  * nothing for renewInterval + resendInterval + reconnectIntervalMax, the
  * time workers need to reconnect and re-announce the leases they hold.
- * Until then, a job the table does not know may still be held somewhere. */
+ * Until then, a job the table does not know may still be held somewhere.
+ * (No grace on an inproc:// workers' channel: its workers start with it.) */
 bool ka_bus_core_settled(const struct ka_bus_core *c);
 
 /* Peers: how many are up, by role. */
