@@ -81,6 +81,7 @@ int ka_cmd_pods(struct ka_cli *cli, int argc, char **argv);
 int ka_cmd_logs(struct ka_cli *cli, int argc, char **argv);
 int ka_cmd_doctor(struct ka_cli *cli, int argc, char **argv);
 int ka_cmd_exec(struct ka_cli *cli, int argc, char **argv);
+int ka_cmd_gc(struct ka_cli *cli, int argc, char **argv);
 
 /* The Kubernetes side of a command (kube.c): the config (when there is
  * one), the cloud (--cloud, else the first), and a client for it —

@@ -19,6 +19,7 @@ static const struct ka_cli_command commands[] = {
         {"logs", ka_cmd_logs, "print (or follow) the log of a container of a pod"},
         {"doctor", ka_cmd_doctor, "check the connection, identity and RBAC permissions kubeagent needs"},
         {"exec", ka_cmd_exec, "run a command in a container of a pod (the container step)"},
+        {"gc", ka_cmd_gc, "run one garbage collection of orphan pods and nodes through kubeagentd"},
 };
 
 static void usage(FILE *f) {

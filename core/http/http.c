@@ -244,7 +244,9 @@ int ka_http_route(struct ka_http *s, const char *method, const char *path, ka_ht
 }
 
 int ka_http_start(struct ka_http *s, struct ka_error *err) {
-        unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+        /* a thread per connection: a handler may wait (a garbage collection
+         * asked for) while /metrics and the probes are answered */
+        unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
         if (s->addr.ss_family == AF_INET6)
                 flags |= MHD_USE_IPv6;
         s->mhd = MHD_start_daemon(flags, (uint16_t)s->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,

@@ -11,8 +11,9 @@
  *     ...
  *     ka_http_free(s);
  *
- * Routes are registered before ka_http_start(); handlers run on the
- * server's thread, one request at a time, and fill a response.  An unknown
+ * Routes are registered before ka_http_start(); handlers run on a thread
+ * per connection (so they must be thread-safe and may block) and fill a
+ * response.  An unknown
  * path answers 404, a known path with another method 405 (with Allow), a
  * body larger than max_body 413; HEAD is answered by a GET route.  Nothing
  * from the request is logged but the method and path (at debug). */

@@ -1,6 +1,7 @@
 /* kubeagentd's routes: metrics, health, the scheduler's views. */
 #include "status.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -9,6 +10,8 @@
 #include "util/mem.h"
 #include "util/metrics.h"
 #include "util/str.h"
+
+#define GC_RUN_TIMEOUT_MS 60000
 
 static void on_metrics(void *ud, const struct ka_http_request *req, struct ka_http_response *res) {
         (void)ud, (void)req;
@@ -78,6 +81,27 @@ static void on_gc(void *ud, const struct ka_http_request *req, struct ka_http_re
         cJSON *g = ka_prov_gc_json(st->prov);
         ka_http_reply_json(res, 200, g);
         cJSON_Delete(g);
+}
+
+/* POST /v1/gc[?dryRun=true]: one pass now, answered with what it did. */
+static void on_gc_run(void *ud, const struct ka_http_request *req, struct ka_http_response *res) {
+        struct ka_http_status *st = ud;
+        if (no_scheduler(st, res))
+                return;
+        const char *dry = ka_http_arg(req, "dryRun");
+        bool dry_run = dry && (!strcmp(dry, "true") || !strcmp(dry, "1"));
+        cJSON *entries = NULL;
+        struct ka_error err = {0};
+        int r = ka_prov_gc_run(st->prov, dry_run, GC_RUN_TIMEOUT_MS, &entries, &err);
+        if (r < 0) {
+                ka_http_reply(res, r == -EBUSY ? 409 : 504, NULL, "%s\n", err.msg);
+                return;
+        }
+        cJSON *o = cJSON_CreateObject();
+        ka_json_set_bool(o, "dryRun", dry_run);
+        ka_json_set(o, "collected", entries);
+        ka_http_reply_json(res, 200, o);
+        cJSON_Delete(o);
 }
 
 /* ---- the HTML page ---- */
@@ -210,5 +234,5 @@ int ka_http_status_routes(struct ka_http *s, struct ka_http_status *st) {
                 if (r < 0)
                         return r;
         }
-        return 0;
+        return ka_http_route(s, "POST", "/v1/gc", on_gc_run, st);
 }

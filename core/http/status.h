@@ -9,6 +9,8 @@
  *   GET /v1/agents   the scheduler's agents (JSON)
  *   GET /v1/status   clouds, caps, frontends, bus peers (JSON)
  *   GET /v1/gc       what garbage collection did lately (JSON)
+ *   POST /v1/gc      run one garbage collection now (?dryRun=true: delete
+ *                    nothing) and answer {dryRun, collected: [...]}
  *   GET /            a small HTML page of agents and clouds
  *
  * The scheduler's views are read under its lock; nothing here changes

@@ -11,7 +11,9 @@
  *   prefix) with no agent behind it, for a whole gcPeriod once every
  *   cloud's pods are known, is deleted through its frontend — unless an
  *   item waits for that very node (it is being brought back). */
+#include <errno.h>
 #include <inttypes.h>
+#include <time.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -39,11 +41,7 @@ bool ka_gc_stale(int64_t last_refresh, int64_t now_wall, int64_t timeout_ms, cha
         return true;
 }
 
-static cJSON *note(struct ka_prov *P, const char *what, const char *name, const char *reason) {
-        if (!P->gc_log)
-                P->gc_log = cJSON_CreateArray();
-        while (cJSON_GetArraySize(P->gc_log) >= GC_LOG_MAX)
-                cJSON_DeleteItemFromArray(P->gc_log, 0);
+static cJSON *entry(const char *what, const char *name, const char *reason) {
         cJSON *e = cJSON_CreateObject();
         ka_json_set_str(e, "what", what);
         ka_json_set_str(e, "name", name);
@@ -51,9 +49,25 @@ static cJSON *note(struct ka_prov *P, const char *what, const char *name, const 
         char at[40];
         ka_time_format_rfc3339(ka_time_wall_ms_real(), at, sizeof(at));
         ka_json_set_str(e, "at", at);
-        cJSON_AddItemToArray(P->gc_log, e);
-        ka_metric_add(P->m_gc, what, 1);
         return e;
+}
+
+/* What a pass found: deleted (logged, counted) unless dry; handed to the
+ * request waiting for this pass, if any.  Takes e. */
+static void record(struct ka_prov *P, cJSON *e, bool dry, bool for_request) {
+        ka_json_set_bool(e, "deleted", !dry);
+        if (for_request && P->gcr.entries)
+                cJSON_AddItemToArray(P->gcr.entries, cJSON_Duplicate(e, true));
+        if (dry) {
+                cJSON_Delete(e);
+                return;
+        }
+        if (!P->gc_log)
+                P->gc_log = cJSON_CreateArray();
+        while (cJSON_GetArraySize(P->gc_log) >= GC_LOG_MAX)
+                cJSON_DeleteItemFromArray(P->gc_log, 0);
+        ka_metric_add(P->m_gc, ka_json_str(e, "what"), 1);
+        cJSON_AddItemToArray(P->gc_log, e);
 }
 
 cJSON *ka_prov_gc_json(struct ka_prov *P) {
@@ -63,19 +77,15 @@ cJSON *ka_prov_gc_json(struct ka_prov *P) {
         return copy;
 }
 
+static void finish_request(struct ka_prov *P);
+
 /* ---- pods ---- */
 
-static void start_pass(struct ka_prov *P, size_t ci) {
-        const struct ka_cloud *c = P->o.cfg->clouds[ci];
-        struct cloudstate *cs = &P->clouds[ci];
-        cJSON *w = cJSON_CreateObject();
-        ka_json_set_str(w, "op", "list");
-        ka_json_set_str(w, "cloud", c->name);
+cJSON *ka_gc_namespaces(const struct ka_cloud *c) {
         cJSON *nss = cJSON_CreateArray();
         char **seen = ka_new0(char *, 1);
-        const char *own[] = {c->namespace_};
-        for (size_t i = 0; i < 1 + c->n_templates; i++) {
-                const char *ns = i == 0 ? own[0] : c->templates[i - 1]->namespace_;
+        for (size_t i = 0; i <= c->n_templates; i++) {
+                const char *ns = i == 0 ? c->namespace_ : c->templates[i - 1]->namespace_;
                 if (ns && !ka_strv_contains(seen, ns))
                         seen = ka_strv_push(seen, ns);
         }
@@ -85,7 +95,16 @@ static void start_pass(struct ka_prov *P, size_t ci) {
         for (size_t i = 0; seen[i]; i++)
                 cJSON_AddItemToArray(nss, cJSON_CreateString(seen[i]));
         ka_strv_free(seen);
-        ka_json_set(w, "namespaces", nss);
+        return nss;
+}
+
+static void start_pass(struct ka_prov *P, size_t ci, bool dry) {
+        const struct ka_cloud *c = P->o.cfg->clouds[ci];
+        struct cloudstate *cs = &P->clouds[ci];
+        cJSON *w = cJSON_CreateObject();
+        ka_json_set_str(w, "op", "list");
+        ka_json_set_str(w, "cloud", c->name);
+        ka_json_set(w, "namespaces", ka_gc_namespaces(c));
         char job[KA_BUS_ID_MAX + 1];
         snprintf(job, sizeof(job), "list/%" PRIu64, ++P->seq);
         struct ka_error err = {0};
@@ -94,13 +113,14 @@ static void start_pass(struct ka_prov *P, size_t ci) {
         } else {
                 free(cs->gc_job);
                 cs->gc_job = ka_strdup(job);
+                cs->gc_dry = dry;
                 cJSON_Delete(cs->gc_pods);
                 cs->gc_pods = cJSON_CreateArray();
         }
         cJSON_Delete(w);
 }
 
-static void collect(struct ka_prov *P, size_t ci) {
+static void collect(struct ka_prov *P, size_t ci, bool dry, bool for_request) {
         const struct ka_cloud *c = P->o.cfg->clouds[ci];
         struct cloudstate *cs = &P->clouds[ci];
         int64_t now = ka_time_wall_ms_real();
@@ -108,9 +128,18 @@ static void collect(struct ka_prov *P, size_t ci) {
         cJSON_ArrayForEach(e, cs->gc_pods) {
                 const char *name = ka_json_str(e, "name"), *ns = ka_json_str(e, "namespace");
                 char why[64];
-                if (ka_hashmap_get(&P->agents, name) ||
+                if (ka_hashmap_get(&P->agents, name) || ka_json_bool(e, "deleting", false) ||
                     !ka_gc_stale(ka_json_int(e, "lastRefresh", 0), now, c->gc_timeout_s * 1000, why, sizeof(why)))
                         continue;
+                char reason[128];
+                snprintf(reason, sizeof(reason), "%s, no agent", why);
+                cJSON *n = entry("pod", name, reason);
+                ka_json_set_str(n, "cloud", c->name);
+                ka_json_set_str(n, "namespace", ns);
+                if (dry) {
+                        record(P, n, true, for_request);
+                        continue;
+                }
                 cJSON *w = cJSON_CreateObject();
                 ka_json_set_str(w, "op", "delete");
                 ka_json_set_str(w, "cloud", c->name);
@@ -122,12 +151,10 @@ static void collect(struct ka_prov *P, size_t ci) {
                 snprintf(job, sizeof(job), "delete/%s/%s", ns, name);
                 struct ka_error err = {0};
                 if (ka_bus_core_submit(P->bus, job, c->name, w, &err) == 0) {
-                        char reason[128];
-                        snprintf(reason, sizeof(reason), "%s, no agent", why);
-                        cJSON *n = note(P, "pod", name, reason);
-                        ka_json_set_str(n, "cloud", c->name);
-                        ka_json_set_str(n, "namespace", ns);
                         ka_log_info("gc", "deleting pod %s/%s of cloud %s: %s", ns, name, c->name, reason);
+                        record(P, n, false, for_request);
+                } else {
+                        cJSON_Delete(n);
                 }
                 cJSON_Delete(w);
         }
@@ -143,11 +170,16 @@ void ka_gc_list_event(struct ka_prov *P, size_t ci, const char *kind, const cJSO
         }
         cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(data, "errors"))
                 ka_log_warn("gc", "cloud %s: %s", P->o.cfg->clouds[ci]->name, e->valuestring);
-        collect(P, ci);
+        bool for_request = P->gcr.running && P->gcr.waiting[ci];
+        collect(P, ci, cs->gc_dry, for_request);
         cJSON_Delete(cs->gc_pods);
         cs->gc_pods = NULL;
         free(cs->gc_job);
         cs->gc_job = NULL;
+        if (for_request) {
+                P->gcr.waiting[ci] = false;
+                finish_request(P);
+        }
 }
 
 /* ---- nodes ---- */
@@ -163,7 +195,8 @@ static bool waited_for(const struct frontend *fe, const char *node) {
         return false;
 }
 
-static int64_t orphan_nodes(struct ka_prov *P, struct frontend *fe, int64_t now) {
+/* immediate: a pass asked for now (a node without an agent goes at once). */
+static int64_t orphan_nodes(struct ka_prov *P, struct frontend *fe, int64_t now, bool immediate, bool dry) {
         int64_t next = INT64_MAX;
         size_t it = 0;
         void *v;
@@ -178,32 +211,115 @@ static int64_t orphan_nodes(struct ka_prov *P, struct frontend *fe, int64_t now)
                         nv->orphan_since = now;
                 if (nv->delete_sent)
                         continue;
-                if (now - nv->orphan_since < P->o.gc_period_ms) {
+                if (!immediate && now - nv->orphan_since < P->o.gc_period_ms) {
                         next = KA_MIN(next, nv->orphan_since + P->o.gc_period_ms);
                         continue;
                 }
-                cJSON *m = cJSON_CreateObject();
-                ka_json_set_str(m, "name", name);
-                ka_sched_send(P, fe, "agent.delete", m);
-                nv->delete_sent = true;
-                cJSON *n = note(P, "node", name, "no pod and no agent behind it");
+                cJSON *n = entry("node", name, "no pod and no agent behind it");
                 ka_json_set_str(n, "frontend", fe->name);
-                ka_log_info("gc", "deleting node %s of %s: no pod and no agent behind it", name, fe->name);
+                if (!dry) {
+                        cJSON *m = cJSON_CreateObject();
+                        ka_json_set_str(m, "name", name);
+                        ka_sched_send(P, fe, "agent.delete", m);
+                        nv->delete_sent = true;
+                        ka_log_info("gc", "deleting node %s of %s: no pod and no agent behind it", name, fe->name);
+                }
+                record(P, n, dry, immediate);
         }
         return next;
+}
+
+static bool all_listed(const struct ka_prov *P) {
+        for (size_t ci = 0; ci < P->o.cfg->n_clouds; ci++)
+                if (!P->clouds[ci].listed)
+                        return false;
+        return true;
+}
+
+/* A request whose clouds all answered is done. */
+static void finish_request(struct ka_prov *P) {
+        for (size_t ci = 0; ci < P->o.cfg->n_clouds; ci++)
+                if (P->gcr.waiting[ci])
+                        return;
+        P->gcr.running = false;
+        P->gcr.done = true;
+        pthread_cond_broadcast(&P->gcr.cond);
+}
+
+/* Start the pass a request asked for. */
+static void start_request(struct ka_prov *P, int64_t now) {
+        const struct ka_config *cfg = P->o.cfg;
+        P->gcr.pending = false;
+        P->gcr.running = true;
+        for (size_t ci = 0; ci < cfg->n_clouds; ci++) {
+                if (!cfg->clouds[ci]->gc_enabled)
+                        continue;
+                if (!P->clouds[ci].gc_job)
+                        start_pass(P, ci, P->gcr.dry);
+                P->gcr.waiting[ci] = P->clouds[ci].gc_job != NULL;
+        }
+        size_t it = 0;
+        void *v;
+        while (ka_hashmap_next(&P->frontends, &it, NULL, &v)) {
+                struct frontend *fe = v;
+                if (fe->synced)
+                        orphan_nodes(P, fe, now, true, P->gcr.dry);
+        }
+        finish_request(P);
+}
+
+int ka_prov_gc_run(struct ka_prov *P, bool dry_run, int64_t timeout_ms, cJSON **ret, struct ka_error *err) {
+        pthread_mutex_lock(&P->lock);
+        if (P->gcr.pending || P->gcr.running) {
+                pthread_mutex_unlock(&P->lock);
+                return ka_error_set(err, -EBUSY, "a garbage collection asked for is already running");
+        }
+        P->gcr.pending = true;
+        P->gcr.done = false;
+        P->gcr.dry = dry_run;
+        P->gcr.entries = cJSON_CreateArray();
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += timeout_ms / 1000;
+        ts.tv_nsec += (timeout_ms % 1000) * 1000000;
+        if (ts.tv_nsec >= 1000000000) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000;
+        }
+        while (!P->gcr.done && pthread_cond_timedwait(&P->gcr.cond, &P->lock, &ts) != ETIMEDOUT)
+                ;
+        int r = 0;
+        if (P->gcr.done) {
+                *ret = KA_TAKE(P->gcr.entries);
+        } else {
+                r = ka_error_set(err, -ETIMEDOUT, "garbage collection did not finish within %" PRId64 " s%s",
+                                 timeout_ms / 1000,
+                                 all_listed(P) ? " (is a worker up for every cloud?)" : ": the clouds are not listed yet");
+                /* the pass goes on; nobody waits for its answer */
+                cJSON_Delete(P->gcr.entries);
+                P->gcr.entries = NULL;
+                if (P->gcr.pending)
+                        P->gcr.pending = false;
+        }
+        P->gcr.done = false;
+        pthread_mutex_unlock(&P->lock);
+        return r;
 }
 
 int64_t ka_gc_tick(struct ka_prov *P, int64_t now) {
         const struct ka_config *cfg = P->o.cfg;
         int64_t next = INT64_MAX;
-        bool listed = true;
+        bool listed = all_listed(P);
+        if (P->gcr.pending && listed)
+                start_request(P, now);
         for (size_t ci = 0; ci < cfg->n_clouds; ci++) {
                 struct cloudstate *cs = &P->clouds[ci];
-                listed &= cs->listed;
                 if (!cfg->clouds[ci]->gc_enabled || !cs->listed)
                         continue;
+                if (!cs->next_gc)
+                        cs->next_gc = now + P->o.gc_period_ms; /* the first a period after the start */
                 if (!cs->gc_job && now >= cs->next_gc) {
-                        start_pass(P, ci);
+                        start_pass(P, ci, false);
                         cs->next_gc = now + P->o.gc_period_ms;
                 }
                 next = KA_MIN(next, cs->next_gc);
@@ -215,7 +331,7 @@ int64_t ka_gc_tick(struct ka_prov *P, int64_t now) {
         while (ka_hashmap_next(&P->frontends, &it, NULL, &v)) {
                 struct frontend *fe = v;
                 if (fe->synced)
-                        next = KA_MIN(next, orphan_nodes(P, fe, now));
+                        next = KA_MIN(next, orphan_nodes(P, fe, now, false, false));
         }
         return next;
 }

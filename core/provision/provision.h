@@ -74,6 +74,13 @@ bool ka_prov_ready(struct ka_prov *p, char **ret_why);
  * [{what: "pod"|"node", name, cloud?, namespace?, frontend?, reason, at}]. */
 cJSON *ka_prov_gc_json(struct ka_prov *p);
 
+/* Run one garbage collection now — every cloud with a garbageCollection
+ * block, every frontend's nodes — and wait up to timeout_ms for it (any
+ * thread).  With dry_run nothing is deleted.  *ret: what it deleted (or
+ * would): [{what, name, cloud?, namespace?, frontend?, reason, at,
+ * deleted}].  -EBUSY while another runs, -ETIMEDOUT. */
+int ka_prov_gc_run(struct ka_prov *p, bool dry_run, int64_t timeout_ms, cJSON **ret, struct ka_error *err);
+
 /* Whether a pod with kubeagent's labels and no agent behind it is garbage:
  * its heartbeat (KA_ANN_LAST_REFRESH, Unix ms; 0: absent) is older than
  * timeout_ms.  Pods without a heartbeat are never garbage.  With a

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "table.h"
 #include "util/json.h"
@@ -1066,23 +1067,7 @@ static void submit_list(struct ka_prov *P, size_t ci) {
         cJSON *w = cJSON_CreateObject();
         ka_json_set_str(w, "op", "list");
         ka_json_set_str(w, "cloud", c->name);
-        cJSON *nss = cJSON_CreateArray();
-        char **seen = ka_new0(char *, 1);
-#define ADD_NS(ns)                                                                                                     \
-        do {                                                                                                           \
-                if ((ns) && !ka_strv_contains(seen, (ns))) {                                                           \
-                        seen = ka_strv_push(seen, (ns));                                                               \
-                        cJSON_AddItemToArray(nss, cJSON_CreateString(ns));                                             \
-                }                                                                                                      \
-        } while (0)
-        ADD_NS(c->namespace_);
-        for (size_t i = 0; i < c->n_templates; i++)
-                ADD_NS(c->templates[i]->namespace_);
-        for (size_t i = 0; c->gc_namespaces[i]; i++)
-                ADD_NS(c->gc_namespaces[i]);
-#undef ADD_NS
-        ka_strv_free(seen);
-        ka_json_set(w, "namespaces", nss);
+        ka_json_set(w, "namespaces", ka_gc_namespaces(c));
         char job[KA_BUS_ID_MAX + 1];
         snprintf(job, sizeof(job), "list/%" PRIu64, ++P->seq);
         struct ka_error err = {0};
@@ -1205,6 +1190,11 @@ int ka_prov_new(const struct ka_prov_options *o, struct ka_prov **ret, struct ka
         if (!P->o.gc_period_ms)
                 P->o.gc_period_ms = DEFAULT_GC_PERIOD_MS;
         pthread_mutex_init(&P->lock, NULL);
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&P->gcr.cond, &ca);
+        pthread_condattr_destroy(&ca);
         P->started = now_ms();
         int r = ka_bus_core_new(o->bus, o->clock, &P->bus, err);
         if (r < 0) {
@@ -1213,6 +1203,7 @@ int ka_prov_new(const struct ka_prov_options *o, struct ka_prov **ret, struct ka
         }
         const struct ka_config *cfg = o->cfg;
         P->clouds = ka_new0(struct cloudstate, cfg->n_clouds ? cfg->n_clouds : 1);
+        P->gcr.waiting = ka_new0(bool, cfg->n_clouds ? cfg->n_clouds : 1);
         for (size_t i = 0; i < cfg->n_clouds; i++) {
                 const struct ka_cloud *c = cfg->clouds[i];
                 P->clouds[i].remote_fs = ka_new0(char *, c->n_templates + 1);
@@ -1267,6 +1258,9 @@ void ka_prov_free(struct ka_prov *P) {
         }
         free(P->clouds);
         cJSON_Delete(P->gc_log);
+        cJSON_Delete(P->gcr.entries);
+        free(P->gcr.waiting);
+        pthread_cond_destroy(&P->gcr.cond);
         ka_bus_core_free(P->bus);
         pthread_mutex_destroy(&P->lock);
         free(P);

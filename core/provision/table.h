@@ -100,6 +100,7 @@ struct cloudstate {
         char *gc_job;      /* a garbage-collection list in flight */
         int64_t next_gc;   /* monotonic ms */
         cJSON *gc_pods;    /* what the GC list found so far */
+        bool gc_dry;       /* the GC list in flight is a dry run */
         char **remote_fs;  /* per template: the agent container's working directory */
 };
 
@@ -115,6 +116,12 @@ struct ka_prov {
         bool dirty;   /* something changed: plan again */
         int64_t started;
         cJSON *gc_log;  /* what garbage collection did (ka_prov_gc_json) */
+        struct {        /* a pass asked for (ka_prov_gc_run), answered under lock */
+                bool pending, running, done, dry;
+                bool *waiting; /* per cloud: its list is still out */
+                cJSON *entries;
+                pthread_cond_t cond;
+        } gcr;
         uint64_t gc_seq;
         atomic_bool stop;
         /* metrics */
@@ -131,6 +138,9 @@ struct agent *ka_sched_agent_new(struct ka_prov *P, const char *name, struct fro
 /* gc.c: start passes, delete orphan nodes; the next deadline */
 int64_t ka_gc_tick(struct ka_prov *P, int64_t now);
 void ka_gc_list_event(struct ka_prov *P, size_t ci, const char *kind, const cJSON *data);
+/* The namespaces a cloud's pods may be in: its own, its templates', its
+ * garbageCollection block's (a JSON array of strings). */
+cJSON *ka_gc_namespaces(const struct ka_cloud *c);
 /* plan.c */
 void ka_plan(struct ka_prov *P, struct frontend *fe);
 bool ka_plan_live(const struct agent *a);

@@ -121,9 +121,10 @@ bool h_start_ex(struct harness *h, const char *clouds, const struct h_options *o
                         ka_buf_printf(&y, "kubeagent:\n  bus:\n    workers: ipc://%s/workers.sock\n"
                                           "    frontends: ipc://%s/frontends.sock\n", h->dir, h->dir);
                 }
-                ka_buf_puts(&y, "    leaseDuration: 2s\n    renewInterval: 500ms\n    resendInterval: 100ms\n"
-                                "    reconnectIntervalMax: 200ms\n  http: {listen: \"127.0.0.1:0\"}\n"
-                                "  provision: {gcPeriod: 2s}\n");
+                ka_buf_printf(&y, "    leaseDuration: 2s\n    renewInterval: 500ms\n    resendInterval: 100ms\n"
+                                  "    reconnectIntervalMax: 200ms\n  http: {listen: \"127.0.0.1:0\"}\n"
+                                  "  provision: {gcPeriod: %s}\n",
+                              o->gc_period ? o->gc_period : "2s");
         } else {
                 ka_buf_printf(&y, "kubeagent:\n  bus:\n    workers: inproc://h-workers-%d-%d\n"
                                   "    frontends: inproc://h-frontends-%d-%d\n"

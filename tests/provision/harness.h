@@ -58,6 +58,7 @@ struct h_options {
          * "ipc", an HTTP endpoint on a free port and a gcPeriod of 2s, and
          * the test runs kubeagentd processes with h_spawn(). */
         const char *transport;
+        const char *gc_period; /* external mode: kubeagent.provision.gcPeriod (default 2s) */
 };
 
 struct harness {
