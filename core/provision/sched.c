@@ -1025,24 +1025,15 @@ static int64_t agent_timers(struct ka_prov *P, struct agent *a, int64_t t) {
 
 static int64_t timers(struct ka_prov *P) {
         int64_t t = now_ms(), next = INT64_MAX;
-        struct agent **v = NULL;
+        /* a snapshot: agent_timers may end (and forget) the agent it is given, never another */
+        struct agent **v = ka_new0(struct agent *, P->agents.n + 1);
         size_t n = 0, it = 0;
         void *a;
-        while (ka_hashmap_next(&P->agents, &it, NULL, &a)) {
-                v = ka_reallocarray(v, n + 1, sizeof(*v));
+        while (ka_hashmap_next(&P->agents, &it, NULL, &a))
                 v[n++] = a;
-        }
-        /* agent_timers may forget an agent: only names are safe across calls */
-        char **names = ka_new0(char *, n + 1);
         for (size_t i = 0; i < n; i++)
-                names[i] = ka_strdup(v[i]->name);
+                next = KA_MIN(next, agent_timers(P, v[i], t));
         free(v);
-        for (size_t i = 0; i < n; i++) {
-                struct agent *ag = ka_hashmap_get(&P->agents, names[i]);
-                if (ag)
-                        next = KA_MIN(next, agent_timers(P, ag, t));
-        }
-        ka_strv_free(names);
         /* forget the ended agents' names after a while */
         const char **old = NULL;
         size_t n_old = 0;

@@ -879,6 +879,8 @@ static void create_done(struct ka_worker *w, struct task *t) {
                 p->created = true;
                 p->retries = 0;
                 p->retry_at = 0;
+                cJSON_Delete(p->work); /* kept for retries only: the pod exists now */
+                p->work = NULL;
                 p->last_refresh = KA_MAX(p->last_refresh, t->last_refresh);
                 report(w, p->job, KA_TAKE(t->report), false);
                 /* the watch's view, when it is ahead of the create's answer */
