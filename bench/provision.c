@@ -104,20 +104,7 @@ static bool all_online(struct harness *h, void *ud) {
 
 static bool all_done(struct harness *h, void *ud) {
         struct run *r = ud;
-        size_t it = 0;
-        void *v;
-        char **online = NULL;
-        while (ka_hashmap_next(&h->nodes, &it, NULL, &v)) {
-                struct h_node *n = v;
-                if (ka_streq(n->state, "online"))
-                        online = ka_strv_push(online ? online : ka_new0(char *, 1), n->name);
-        }
-        for (size_t i = 0; online && online[i]; i++) {
-                h_node_state(h, online[i], "busy", NULL);
-                h_node_state(h, online[i], "idle", "SUCCESS");
-                r->served++;
-        }
-        ka_strv_free(online);
+        r->served += h_serve(h, NULL, NULL, NULL);
         return r->served >= r->n && h->live == 0 && h_nodes(h) == 0;
 }
 

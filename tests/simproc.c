@@ -150,9 +150,14 @@ static size_t collect(char *data, size_t size, size_t n, void *ud) {
 
 int simproc_admin(const struct simproc *p, const char *method, const char *path, const char *json,
                   char **ret_body) {
+        return test_http(p->admin_port, method, path, json, ret_body);
+}
+
+int test_http(int port, const char *method, const char *path, const char *body, char **ret_body) {
+        const char *json = body;
         CURL *c = curl_easy_init();
         char url[512];
-        snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", p->admin_port, path);
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
         struct ka_buf b = KA_BUF_INIT(16u << 20);
         curl_easy_setopt(c, CURLOPT_URL, url);
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);

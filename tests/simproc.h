@@ -26,6 +26,9 @@ char *simproc_path(const struct simproc *p, const char *name);
 /* An admin call; returns the HTTP status (0 when the call failed). */
 int simproc_admin(const struct simproc *p, const char *method, const char *path, const char *json,
                   char **ret_body);
+/* A request to http://127.0.0.1:port/path (body may be NULL); returns the
+ * HTTP status (0 when none came), the body in *ret_body (may be NULL). */
+int test_http(int port, const char *method, const char *path, const char *body, char **ret_body);
 /* Sum of /stats "requests" whose key ("METHOD /template CODE") starts with prefix. */
 long simproc_count(const struct simproc *p, const char *prefix);
 

@@ -113,16 +113,6 @@ struct daemon {
         struct ka_http_status status;
 };
 
-static void *prov_main(void *arg) {
-        ka_prov_run(arg);
-        return NULL;
-}
-
-static void *worker_main(void *arg) {
-        ka_worker_run(arg);
-        return NULL;
-}
-
 static void *frontend_main(void *arg) {
         struct frontend_thread *f = arg;
         const struct kubeagent_plugin_handle *p = f->fe->plugin;
@@ -143,14 +133,14 @@ static int start(struct daemon *d) {
                         .cfg = d->cfg, .reg = &d->reg, .bus = &d->bus, .gc_period_ms = d->prov_cfg.gc_period};
                 if ((r = ka_prov_new(&po, &d->prov, &err)) < 0)
                         goto fail;
-                pthread_create(&d->prov_thread, NULL, prov_main, d->prov);
+                pthread_create(&d->prov_thread, NULL, ka_prov_thread, d->prov);
                 d->prov_started = true;
         }
         if (d->worker) {
                 struct ka_worker_options wo = {.cfg = d->cfg, .reg = &d->reg, .bus = &d->bus};
                 if ((r = ka_worker_new(&wo, &d->work, &err)) < 0)
                         goto fail;
-                pthread_create(&d->worker_thread, NULL, worker_main, d->work);
+                pthread_create(&d->worker_thread, NULL, ka_worker_thread, d->work);
                 d->worker_started = true;
         }
         if (d->core) {

@@ -337,14 +337,7 @@ static int list(struct ka_informer *inf, bool relist) {
 
 /* Sleep unless asked to stop; false when stopping. */
 static bool pause_ms(struct ka_informer *inf, int64_t ms) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += ms / 1000;
-        ts.tv_nsec += (ms % 1000) * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000;
-        }
+        struct timespec ts = ka_time_deadline(ms);
         pthread_mutex_lock(&inf->lock);
         while (!atomic_load(&inf->stop) && pthread_cond_timedwait(&inf->cond, &inf->lock, &ts) != ETIMEDOUT)
                 ;
@@ -504,14 +497,7 @@ void ka_informer_unsubscribe(struct ka_informer *inf, struct ka_informer_sub *su
 }
 
 bool ka_informer_wait_synced(struct ka_informer *inf, int64_t timeout_ms) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += timeout_ms / 1000;
-        ts.tv_nsec += (timeout_ms % 1000) * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000;
-        }
+        struct timespec ts = ka_time_deadline(timeout_ms);
         pthread_mutex_lock(&inf->lock);
         while (!inf->synced && pthread_cond_timedwait(&inf->cond, &inf->lock, &ts) != ETIMEDOUT)
                 ;

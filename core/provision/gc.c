@@ -98,9 +98,8 @@ cJSON *ka_gc_namespaces(const struct ka_cloud *c) {
         return nss;
 }
 
-static void start_pass(struct ka_prov *P, size_t ci, bool dry) {
+char *ka_gc_submit_list(struct ka_prov *P, size_t ci) {
         const struct ka_cloud *c = P->o.cfg->clouds[ci];
-        struct cloudstate *cs = &P->clouds[ci];
         cJSON *w = cJSON_CreateObject();
         ka_json_set_str(w, "op", "list");
         ka_json_set_str(w, "cloud", c->name);
@@ -108,16 +107,25 @@ static void start_pass(struct ka_prov *P, size_t ci, bool dry) {
         char job[KA_BUS_ID_MAX + 1];
         snprintf(job, sizeof(job), "list/%" PRIu64, ++P->seq);
         struct ka_error err = {0};
-        if (ka_bus_core_submit(P->bus, job, c->name, w, &err) < 0) {
-                ka_log_warn("gc", "cloud %s: %s", c->name, err.msg);
-        } else {
-                free(cs->gc_job);
-                cs->gc_job = ka_strdup(job);
-                cs->gc_dry = dry;
-                cJSON_Delete(cs->gc_pods);
-                cs->gc_pods = cJSON_CreateArray();
-        }
+        int r = ka_bus_core_submit(P->bus, job, c->name, w, &err);
         cJSON_Delete(w);
+        if (r < 0) {
+                ka_log_error("provision", "cloud %s: %s", c->name, err.msg);
+                return NULL;
+        }
+        return ka_strdup(job);
+}
+
+static void start_pass(struct ka_prov *P, size_t ci, bool dry) {
+        struct cloudstate *cs = &P->clouds[ci];
+        char *job = ka_gc_submit_list(P, ci);
+        if (!job)
+                return;
+        free(cs->gc_job);
+        cs->gc_job = job;
+        cs->gc_dry = dry;
+        cJSON_Delete(cs->gc_pods);
+        cs->gc_pods = cJSON_CreateArray();
 }
 
 static void collect(struct ka_prov *P, size_t ci, bool dry, bool for_request) {
@@ -278,14 +286,7 @@ int ka_prov_gc_run(struct ka_prov *P, bool dry_run, int64_t timeout_ms, cJSON **
         P->gcr.done = false;
         P->gcr.dry = dry_run;
         P->gcr.entries = cJSON_CreateArray();
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += timeout_ms / 1000;
-        ts.tv_nsec += (timeout_ms % 1000) * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000;
-        }
+        struct timespec ts = ka_time_deadline(timeout_ms);
         while (!P->gcr.done && pthread_cond_timedwait(&P->gcr.cond, &P->lock, &ts) != ETIMEDOUT)
                 ;
         int r = 0;

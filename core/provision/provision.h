@@ -54,6 +54,8 @@ void ka_prov_free(struct ka_prov *p);
 /* The loop, on the calling thread, until ka_prov_stop().  Agents, nodes
  * and pods are left as they are when it returns. */
 int ka_prov_run(struct ka_prov *p);
+/* ka_prov_run(arg) as a pthread start routine. */
+void *ka_prov_thread(void *arg);
 void ka_prov_stop(struct ka_prov *p);
 
 /* ---- views (any thread) ---- */

@@ -1054,19 +1054,8 @@ static int64_t timers(struct ka_prov *P) {
 /* ---- start-up: what exists already ---- */
 
 static void submit_list(struct ka_prov *P, size_t ci) {
-        const struct ka_cloud *c = P->o.cfg->clouds[ci];
-        cJSON *w = cJSON_CreateObject();
-        ka_json_set_str(w, "op", "list");
-        ka_json_set_str(w, "cloud", c->name);
-        ka_json_set(w, "namespaces", ka_gc_namespaces(c));
-        char job[KA_BUS_ID_MAX + 1];
-        snprintf(job, sizeof(job), "list/%" PRIu64, ++P->seq);
-        struct ka_error err = {0};
-        if (ka_bus_core_submit(P->bus, job, c->name, w, &err) < 0)
-                ka_log_error("provision", "cloud %s: %s", c->name, err.msg);
         free(P->clouds[ci].list_job);
-        P->clouds[ci].list_job = ka_strdup(job);
-        cJSON_Delete(w);
+        P->clouds[ci].list_job = ka_gc_submit_list(P, ci);
 }
 
 /* ---- the loop ---- */
@@ -1145,6 +1134,11 @@ int ka_prov_run(struct ka_prov *P) {
                         break;
         }
         return 0;
+}
+
+void *ka_prov_thread(void *arg) {
+        ka_prov_run(arg);
+        return NULL;
 }
 
 void ka_prov_stop(struct ka_prov *P) {

@@ -141,6 +141,9 @@ void ka_gc_list_event(struct ka_prov *P, size_t ci, const char *kind, const cJSO
 /* The namespaces a cloud's pods may be in: its own, its templates', its
  * garbageCollection block's (a JSON array of strings). */
 cJSON *ka_gc_namespaces(const struct ka_cloud *c);
+/* Ask a worker of cloud ci for its pods (list/N); the job id, or NULL
+ * (logged). */
+char *ka_gc_submit_list(struct ka_prov *P, size_t ci);
 /* plan.c */
 void ka_plan(struct ka_prov *P, struct frontend *fe);
 bool ka_plan_live(const struct agent *a);

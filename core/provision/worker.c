@@ -975,21 +975,26 @@ static void register_secrets(const cJSON *pod) {
         }
 }
 
+/* A pod this worker follows already, under a job given (again): say what is. */
+static void report_followed(struct ka_worker *w, struct wpod *p) {
+        cJSON *d = event("created");
+        ka_json_set_str(d, "cloud", p->c->cloud->name);
+        ka_json_set_str(d, "namespace", p->ns);
+        ka_json_set_str(d, "uid", p->cur.uid ? p->cur.uid : "");
+        ka_json_set_bool(d, "adopted", true);
+        report(w, p->job, d, false);
+        p->have_sent = false;
+        report_status(w, p);
+}
+
 static void start_pod_job(struct ka_worker *w, struct wcloud *c, const char *job, const cJSON *work, bool resumed) {
         const char *name = ka_json_str(work, "name");
         struct wpod *p = pod_get(c, name, ka_json_str(work, "namespace"));
         if (p->job && ka_streq(p->job, job)) {
                 if (resumed && p->created) {
                         /* a new epoch (a new core): say again what is */
-                        cJSON *d = event("created");
-                        ka_json_set_str(d, "cloud", c->cloud->name);
-                        ka_json_set_str(d, "namespace", p->ns);
-                        ka_json_set_str(d, "uid", p->cur.uid ? p->cur.uid : "");
-                        ka_json_set_bool(d, "adopted", true);
-                        report(w, job, d, false);
-                        p->have_sent = false;
                         p->log_sent = false;
-                        report_status(w, p);
+                        report_followed(w, p);
                 }
                 return;
         }
@@ -1006,13 +1011,7 @@ static void start_pod_job(struct ka_worker *w, struct wcloud *c, const char *job
         informer(c, p->ns);
         if (p->created) {
                 /* already followed here (the same pod under a job given again) */
-                cJSON *d = event("created");
-                ka_json_set_str(d, "cloud", c->cloud->name);
-                ka_json_set_str(d, "namespace", p->ns);
-                ka_json_set_str(d, "uid", p->cur.uid ? p->cur.uid : "");
-                ka_json_set_bool(d, "adopted", true);
-                report(w, job, d, false);
-                report_status(w, p);
+                report_followed(w, p);
                 return;
         }
         submit(w, task_new(T_CREATE, c, p, job, work));
@@ -1161,6 +1160,11 @@ int ka_worker_run(struct ka_worker *w) {
                 timers(w);
         }
         return rc;
+}
+
+void *ka_worker_thread(void *arg) {
+        ka_worker_run(arg);
+        return NULL;
 }
 
 void ka_worker_stop(struct ka_worker *w) {

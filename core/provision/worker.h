@@ -49,6 +49,8 @@ void ka_worker_free(struct ka_worker *w);
 /* The worker's loop, on the calling thread, until ka_worker_stop() or the
  * core asks it to stop.  0, or <0 on a fatal error (logged). */
 int ka_worker_run(struct ka_worker *w);
+/* ka_worker_run(arg) as a pthread start routine. */
+void *ka_worker_thread(void *arg);
 void ka_worker_stop(struct ka_worker *w);
 /* The pods this worker follows now (any thread). */
 size_t ka_worker_following(struct ka_worker *w);

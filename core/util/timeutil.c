@@ -19,6 +19,18 @@ int64_t ka_time_now_ms(void) {
         return clock_ms(CLOCK_MONOTONIC);
 }
 
+struct timespec ka_time_deadline(int64_t ms) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += ms / 1000;
+        ts.tv_nsec += (ms % 1000) * 1000000;
+        if (ts.tv_nsec >= 1000000000) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000;
+        }
+        return ts;
+}
+
 int64_t ka_time_wall_ms_real(void) {
         return clock_ms(CLOCK_REALTIME);
 }

@@ -8,8 +8,12 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 int64_t ka_time_now_ms(void);       /* CLOCK_MONOTONIC */
+/* CLOCK_MONOTONIC now + ms, for pthread_cond_timedwait() on a condition
+ * created with that clock. */
+struct timespec ka_time_deadline(int64_t ms);
 int64_t ka_time_wall_ms(void);      /* SOURCE_DATE_EPOCH * 1000 when set and valid */
 int64_t ka_time_wall_ms_real(void); /* CLOCK_REALTIME */
 

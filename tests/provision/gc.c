@@ -21,18 +21,8 @@
 #include "util/str.h"
 #include "util/timeutil.h"
 
-static const char clouds[] =
-        "    - kubernetes:\n"
-        "        name: kubernetes\n"
-        "        credentialsId: @CRED@\n"
-        "        namespace: ci\n"
-        "        qps: 200\n"
-        "        garbageCollection: {timeout: 120}\n"
-        "        templates:\n"
-        "          - name: build\n"
-        "            label: build\n"
-        "            containers:\n"
-        "              - {name: jnlp, image: busybox, command: sleep, args: infinity}\n";
+static const char clouds[] = H_CLOUD("        garbageCollection: {timeout: 120}\n") "          - name: build\n"
+                                                                                   "            label: build\n" H_SLEEPER;
 
 /* Run a command line; its stdout and stderr together, and its exit status. */
 static char *run(const char *cmd, int *ret_status) {
@@ -50,26 +40,6 @@ static char *run(const char *cmd, int *ret_status) {
         return ka_buf_steal(&out);
 }
 
-static void make_pod(struct harness *h, const char *name, int64_t refresh) {
-        cJSON *pod = cJSON_CreateObject();
-        ka_json_set_str(pod, "apiVersion", "v1");
-        ka_json_set_str(pod, "kind", "Pod");
-        cJSON *meta = ka_json_object(pod, "metadata");
-        ka_json_set_str(meta, "name", name);
-        ka_json_set_str(ka_json_object(meta, "labels"), KA_LABEL_CLOUD, "kubernetes");
-        char v[24];
-        snprintf(v, sizeof(v), "%" PRId64, refresh);
-        ka_json_set_str(ka_json_object(meta, "annotations"), KA_ANN_LAST_REFRESH, v);
-        cJSON *c = cJSON_CreateObject();
-        ka_json_set_str(c, "name", "c");
-        ka_json_set_str(c, "image", "busybox");
-        cJSON_AddItemToArray(ka_json_array(ka_json_object(pod, "spec"), "containers"), c);
-        struct ka_error err = {0};
-        if (ka_kube_pod_create(h->kube, "ci", pod, NULL, &err) < 0)
-                tap_diag("create %s: %s", name, err.msg);
-        cJSON_Delete(pod);
-}
-
 static bool have_pods(struct harness *h, void *ud) {
         (void)ud;
         return h_pod(h, "gc-stale") && h_pod(h, "gc-fresh") && h_node(h, "t-build-bcdfg");
@@ -83,13 +53,9 @@ static bool stale_going(struct harness *h, void *ud) {
 
 int main(void) {
         struct harness h;
-        const char *why = NULL;
         struct h_options o = {.transport = "ipc", .gc_period = "1h"};
-        if (!h_start_ex(&h, clouds, &o, &why)) {
-                printf("1..0 # SKIP %s\n", why);
-                h_stop(&h);
+        if (!h_begin(&h, clouds, &o))
                 return 0;
-        }
         const char *kubeagent = getenv("KUBEAGENT") ? getenv("KUBEAGENT") : "core/cli/kubeagent";
         struct h_proc *worker = h_spawn(&h, "worker"), *core = h_spawn(&h, "core");
         ok(worker && core && h_wait_connected(&h, 30000), "kubeagentd runs (core and worker on ipc)");
@@ -98,8 +64,8 @@ int main(void) {
                 return tap_done();
         }
         int64_t now = ka_time_wall_ms_real();
-        make_pod(&h, "gc-stale", now - 3600 * 1000);
-        make_pod(&h, "gc-fresh", now);
+        h_make_pod(&h, "ci", "gc-stale", true, now - 3600 * 1000);
+        h_make_pod(&h, "ci", "gc-fresh", true, now);
         h_node_add(&h, "t-build-bcdfg", "build");
         ok(h_until(&h, 20000, have_pods, NULL), "a stale orphan pod, a fresh one, and a node with no pod");
 

@@ -1,7 +1,7 @@
 /* tests/provision/harness.h — the scheduler and a worker in one test
  * process, against the Kubernetes simulator, with a scripted frontend.
  *
- * h_start() starts the simulator, writes a config (the caller's clouds and
+ * h_start_ex() starts the simulator, writes a config (the caller's clouds and
  * templates after a credentials block for the simulator), and runs the
  * scheduler and a worker on threads over an inproc bus.  The test thread
  * plays the frontend, a small fake Jenkins: it registers every node the
@@ -99,12 +99,26 @@ struct harness {
         size_t live, max_live, created, deleted;
 };
 
+/* The cloud block the tests start from: cloud "kubernetes" on the
+ * simulator's credentials in namespace ci, then `extra` (more cloud keys,
+ * each line indented by 8), then the "templates:" key. */
+#define H_CLOUD(extra)                                                                                                 \
+        "    - kubernetes:\n"                                                                                          \
+        "        name: kubernetes\n"                                                                                   \
+        "        credentialsId: @CRED@\n"                                                                              \
+        "        namespace: ci\n"                                                                                      \
+        "        qps: 200\n"                                                                                           \
+        "        burst: 400\n" extra "        templates:\n"
+/* A template whose agent container sleeps (no real agent in it). */
+#define H_SLEEPER "            containers:\n              - {name: jnlp, image: busybox, command: sleep, args: infinity}\n"
+
 /* Start everything.  clouds: the YAML of `jenkins.clouds` items, where
  * every "@CRED@" becomes the simulator's credentials id and "@SERVER@"
- * its URL.  extra_sim: more simulator arguments (NULL-terminated) or NULL.
- * false with *why when the simulator cannot run (skip_all). */
-bool h_start(struct harness *h, const char *clouds, const char *const *extra_sim, const char **why);
+ * its URL.  false with *why when the simulator cannot run (skip_all). */
 bool h_start_ex(struct harness *h, const char *clouds, const struct h_options *o, const char **why);
+/* h_start_ex(), or when the simulator cannot run print the TAP plan that
+ * skips the program and clean up: false means "return 0 now". */
+bool h_begin(struct harness *h, const char *clouds, const struct h_options *o);
 /* External mode: start `kubeagentd --role role` and wait for its READY
  * line; NULL when it does not start.  h_kill() sends sig and reaps it
  * (SIGKILL: it dies on the spot); the exit status, or -1. */
@@ -131,6 +145,21 @@ void h_send(struct harness *h, const char *type, cJSON *payload); /* takes paylo
 /* demand for expression with items (ids), n of them; n 0 withdraws it. */
 void h_demand(struct harness *h, const char *expression, const int64_t *ids, size_t n);
 void h_node_state(struct harness *h, const char *name, const char *state, const char *result);
+/* Jenkins at work: every online node takes the next waiting item of
+ * expression (ids, *waiting of them; the demand is updated) and finishes
+ * its build at once.  With waiting NULL every online node builds.
+ * Returns how many builds finished. */
+size_t h_serve(struct harness *h, const char *expression, const int64_t *ids, size_t *waiting);
+/* Conditions for h_until(): node ud (a name) is online; more than ud
+ * (a count, cast) agent.register messages came. */
+bool h_is_online(struct harness *h, void *ud);
+bool h_registers_over(struct harness *h, void *ud);
+/* How many agents the scheduler's table holds (h_agents()). */
+size_t h_table_size(struct harness *h);
+/* A pod made behind kubeagent's back in namespace ns: with the cloud
+ * "kubernetes" label (ours) or only jenkins=slave, and a heartbeat
+ * annotation of refresh (Unix ms; 0: none). */
+void h_make_pod(struct harness *h, const char *ns, const char *name, bool ours, int64_t refresh);
 /* Messages of a type received so far, and the n-th of them (NULL). */
 size_t h_count(const struct harness *h, const char *type);
 const cJSON *h_msg(const struct harness *h, const char *type, size_t n);

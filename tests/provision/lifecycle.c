@@ -22,22 +22,14 @@
 #include "util/str.h"
 #include "util/timeutil.h"
 
-#define SLEEPER "            containers:\n              - {name: jnlp, image: busybox, command: sleep, args: infinity}\n"
-#define T(name, extra) "          - name: " name "\n            label: " name "\n" extra SLEEPER
+#define T(name, extra) "          - name: " name "\n            label: " name "\n" extra H_SLEEPER
 
 static const char clouds[] =
-        "    - kubernetes:\n"
-        "        name: kubernetes\n"
-        "        credentialsId: @CRED@\n"
-        "        namespace: ci\n"
-        "        qps: 200\n"
-        "        burst: 400\n"
-        "        containerCap: 10\n"
-        "        podRetention: never\n"
-        "        garbageCollection:\n"
-        "          namespaces: other\n"
-        "          timeout: 120\n"
-        "        templates:\n" T("never", "            podRetention: never\n")
+        H_CLOUD("        containerCap: 10\n"
+                "        podRetention: never\n"
+                "        garbageCollection:\n"
+                "          namespaces: other\n"
+                "          timeout: 120\n") T("never", "            podRetention: never\n")
                 T("always", "            podRetention: always\n") T("onfail", "            podRetention: onFailure\n")
                         T("evicted", "            podRetention: evicted\n") T("dflt", "")
                                 T("reuse", "            idleMinutes: 5\n") T("burst", "")
@@ -54,25 +46,9 @@ static const char clouds[] =
         "        podRetention: always\n"
         "        templates:\n" T("kdefault", "");
 
-static bool have_register(struct harness *h, void *ud) {
-        return h_count(h, "agent.register") > (size_t)(uintptr_t)ud;
-}
-
-static bool online(struct harness *h, void *ud) {
-        struct h_node *n = h_node(h, ud);
-        return n && ka_streq(n->state, "online");
-}
-
-static size_t table_size(struct harness *h) {
-        cJSON *a = ka_prov_agents_json(h->prov);
-        size_t n = (size_t)cJSON_GetArraySize(a);
-        cJSON_Delete(a);
-        return n;
-}
-
 static bool table_empty(struct harness *h, void *ud) {
         (void)ud;
-        return table_size(h) == 0 && h_nodes(h) == 0;
+        return h_table_size(h) == 0 && h_nodes(h) == 0;
 }
 
 static bool pod_gone(struct harness *h, void *ud) {
@@ -87,10 +63,10 @@ static bool pod_kept(struct harness *h, void *ud) {
 static char *start(struct harness *h, const char *label, int64_t id) {
         size_t before = h_count(h, "agent.register");
         h_demand(h, label, &id, 1);
-        if (!h_until(h, 20000, have_register, (void *)(uintptr_t)before))
+        if (!h_until(h, 20000, h_registers_over, (void *)(uintptr_t)before))
                 return NULL;
         char *name = ka_strdup(ka_json_str(h_msg(h, "agent.register", before), "name"));
-        if (!h_until(h, 20000, online, name)) {
+        if (!h_until(h, 20000, h_is_online, name)) {
                 free(name);
                 return NULL;
         }
@@ -180,7 +156,7 @@ static void reuse_and_restart(struct harness *h) {
         h_restart_core(h);
         ok(h_until(h, 20000, synced, NULL), "restart: the frontend is welcomed by the new core");
         ok(h_until(h, 20000, agent_in, &idle), "restart: the new core adopts the agent from its pod and node");
-        is_int(table_size(h), 1, "restart: and nothing else (kept pods are not agents)");
+        is_int(h_table_size(h), 1, "restart: and nothing else (kept pods are not agents)");
         is_int(h_count(h, "agent.register"), registers, "restart: nothing is registered again");
         is_int(sim_count(&h->sim, "POST /api/v1/namespaces/{namespace}/pods 201"), posts, "restart: nothing is created");
         h_node_state(h, name, "gone", NULL); /* someone deletes the node */
@@ -213,23 +189,8 @@ static bool burst_step(struct harness *h, void *ud) {
                 h_restart_core(h);
                 return false;
         }
-        size_t it = 0;
-        void *v;
-        char **online = NULL;
-        while (ka_hashmap_next(&h->nodes, &it, NULL, &v)) {
-                struct h_node *n = v;
-                if (ka_streq(n->state, "online"))
-                        online = ka_strv_push(online ? online : ka_new0(char *, 1), n->name);
-        }
-        for (size_t i = 0; online && online[i] && b->waiting; i++) {
-                b->waiting--;
-                h_demand(h, "burst", b->ids, b->waiting);
-                h_node_state(h, online[i], "busy", NULL);
-                h_node_state(h, online[i], "idle", "SUCCESS");
-                b->served++;
-        }
-        ka_strv_free(online);
-        return b->restarted && b->waiting == 0 && table_size(h) == 0 && h_nodes(h) == 0 && burst_pods(h) == 0;
+        b->served += h_serve(h, "burst", b->ids, &b->waiting);
+        return b->restarted && b->waiting == 0 && h_table_size(h) == 0 && h_nodes(h) == 0 && burst_pods(h) == 0;
 }
 
 static void burst_across_restart(struct harness *h) {
@@ -246,32 +207,6 @@ static void burst_across_restart(struct harness *h) {
 }
 
 /* ---- garbage collection ---- */
-
-static void make_pod(struct harness *h, const char *ns, const char *name, bool ours, int64_t refresh) {
-        cJSON *pod = cJSON_CreateObject();
-        ka_json_set_str(pod, "apiVersion", "v1");
-        ka_json_set_str(pod, "kind", "Pod");
-        cJSON *meta = ka_json_object(pod, "metadata");
-        ka_json_set_str(meta, "name", name);
-        ka_json_set_str(ka_json_object(meta, "labels"), ours ? KA_LABEL_CLOUD : "jenkins", ours ? "kubernetes" : "slave");
-        if (refresh) {
-                char v[24];
-                snprintf(v, sizeof(v), "%" PRId64, refresh);
-                ka_json_set_str(ka_json_object(meta, "annotations"), KA_ANN_LAST_REFRESH, v);
-        }
-        cJSON *c = cJSON_CreateObject();
-        ka_json_set_str(c, "name", "c");
-        ka_json_set_str(c, "image", "busybox");
-        cJSON *cmd = cJSON_CreateArray();
-        cJSON_AddItemToArray(cmd, cJSON_CreateString("sleep"));
-        cJSON_AddItemToArray(cmd, cJSON_CreateString("infinity"));
-        ka_json_set(c, "command", cmd);
-        cJSON_AddItemToArray(ka_json_array(ka_json_object(pod, "spec"), "containers"), c);
-        struct ka_error err = {0};
-        if (ka_kube_pod_create(h->kube, ns, pod, NULL, &err) < 0)
-                tap_diag("create %s/%s: %s", ns, name, err.msg);
-        cJSON_Delete(pod);
-}
 
 static bool gc_logged(struct harness *h, void *ud) {
         cJSON *log = ka_prov_gc_json(h->prov);
@@ -315,15 +250,15 @@ static void gc(struct harness *h) {
         struct ka_error err = {0};
         ka_kube_pod_patch(h->kube, "ci", live, patch, NULL, &err);
         cJSON_Delete(patch);
-        make_pod(h, "ci", "gc-stale", true, old);
-        make_pod(h, "other", "gc-other", true, old);
-        make_pod(h, "ci", "gc-fresh", true, now);
-        make_pod(h, "ci", "gc-legacy", true, 0);
-        make_pod(h, "ci", "gc-foreign", false, old);
+        h_make_pod(h, "ci", "gc-stale", true, old);
+        h_make_pod(h, "other", "gc-other", true, old);
+        h_make_pod(h, "ci", "gc-fresh", true, now);
+        h_make_pod(h, "ci", "gc-legacy", true, 0);
+        h_make_pod(h, "ci", "gc-foreign", false, old);
         h_node_add(h, "t-orphan-bcdfg", "burst");
         ok(h_until(h, 30000, both_gone, NULL), "gc: the stale orphans in ci and in other are deleted");
         ok(h_until(h, 30000, node_deleted, "t-orphan-bcdfg"), "gc: a node with no pod is deleted through its frontend");
-        make_pod(h, "ci", "gc-stale2", true, old);
+        h_make_pod(h, "ci", "gc-stale2", true, old);
         ok(h_until(h, 30000, gc_logged, "gc-stale2"), "gc: a later pass runs");
         cJSON *foreign = NULL;
         ka_kube_pod_get(h->kube, "ci", "gc-foreign", &foreign, &err);
@@ -352,12 +287,8 @@ static void gc(struct harness *h) {
 
 int main(void) {
         struct harness h;
-        const char *why = NULL;
-        if (!h_start(&h, clouds, NULL, &why)) {
-                printf("1..0 # SKIP %s\n", why);
-                h_stop(&h);
+        if (!h_begin(&h, clouds, NULL))
                 return 0;
-        }
         retention(&h);
         reuse_and_restart(&h);
         burst_across_restart(&h);
