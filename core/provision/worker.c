@@ -105,6 +105,7 @@ struct wpod {
         int log_state; /* 0 not needed yet, 1 being fetched, 2 fetched */
         bool log_sent;
         char *log;
+        char *secret; /* the agent's, registered (masked in every line) while the pod is known here */
         atomic_bool deleted_by_us;
 };
 
@@ -290,6 +291,7 @@ static void pod_free(struct wpod *p) {
         ka_pod_summary_clear(&p->cur);
         ka_pod_summary_clear(&p->sent);
         free(p->log);
+        ka_secret_free(p->secret);
         for (struct task *t = p->queue, *n; t; t = n) {
                 n = t->next;
                 task_free(t);
@@ -965,12 +967,15 @@ static void task_done(struct ka_worker *w, struct task *t) {
 
 /* ---- jobs ---- */
 
-static void register_secrets(const cJSON *pod) {
+/* The agent secret of a rendered pod, masked from now on. */
+static void register_secret(struct wpod *p, const cJSON *pod) {
         const cJSON *c, *e;
         cJSON_ArrayForEach(c, ka_json_path(pod, "spec.containers")) {
                 cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "env")) {
-                        if (ka_streq(ka_json_str(e, "name"), "JENKINS_SECRET") && ka_json_str(e, "value"))
-                                ka_secret_register(ka_json_str(e, "value"));
+                        if (!p->secret && ka_streq(ka_json_str(e, "name"), "JENKINS_SECRET") && ka_json_str(e, "value")) {
+                                p->secret = ka_strdup(ka_json_str(e, "value"));
+                                ka_secret_register(p->secret);
+                        }
                 }
         }
 }
@@ -1007,7 +1012,7 @@ static void start_pod_job(struct ka_worker *w, struct wcloud *c, const char *job
         atomic_store(&p->deleted_by_us, false);
         job_put(w, job, p, NULL);
         atomic_fetch_add(&w->following, 1);
-        register_secrets(cJSON_GetObjectItemCaseSensitive(work, "pod"));
+        register_secret(p, cJSON_GetObjectItemCaseSensitive(work, "pod"));
         informer(c, p->ns);
         if (p->created) {
                 /* already followed here (the same pod under a job given again) */

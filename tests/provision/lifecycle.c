@@ -33,6 +33,8 @@ static const char clouds[] =
                 T("always", "            podRetention: always\n") T("onfail", "            podRetention: onFailure\n")
                         T("evicted", "            podRetention: evicted\n") T("dflt", "")
                                 T("reuse", "            idleMinutes: 5\n") T("burst", "")
+                                        T("pvc", "            workspaceVolume:\n"
+                                                 "              dynamicPVC: {requestsSize: 1Gi}\n")
         "          - name: onfailexit\n"
         "            label: onfailexit\n"
         "            podRetention: onFailure\n"
@@ -106,6 +108,39 @@ static void retention(struct harness *h) {
         policy(h, "evicted", BUILD_OK, false, 15);   /* not evicted: deleted */
         policy(h, "dflt", BUILD_OK, false, 16);      /* default -> cloud never */
         policy(h, "kdefault", BUILD_OK, true, 17);   /* default -> cloud always */
+}
+
+/* A dynamic PVC workspace: the worker creates the claim after the pod,
+ * with the pod as its owner, and the pod starts once the claim is there. */
+static void dynamic_pvc(struct harness *h) {
+        char *name = start(h, "pvc", 40);
+        ok(name != NULL, "pvc: an agent whose workspace is a dynamic PVC comes online");
+        if (!name)
+                return;
+        const cJSON *pod = h_pod(h, name), *vol;
+        const char *claim = NULL;
+        cJSON_ArrayForEach(vol, ka_json_path(pod, "spec.volumes"))
+                if (ka_streq(ka_json_str(vol, "name"), "workspace-volume"))
+                        claim = ka_json_path_str(vol, "persistentVolumeClaim.claimName");
+        ok(claim != NULL, "pvc: the pod's workspace volume names a claim");
+        char path[256];
+        snprintf(path, sizeof(path), "/api/v1/namespaces/ci/persistentvolumeclaims/%s", claim ? claim : "x");
+        struct ka_kube_response resp = {0};
+        struct ka_error err = {0};
+        struct ka_kube_request req = {.method = "GET", .path = path};
+        cJSON *pvc = NULL;
+        if (ka_kube_request(h->kube, &req, &resp, &err) == 0)
+                ka_json_parse(resp.body, resp.len, &pvc, &err);
+        ka_kube_response_clear(&resp);
+        const cJSON *owner = cJSON_GetArrayItem(ka_json_path(pvc, "metadata.ownerReferences"), 0);
+        is_str(ka_json_str(owner, "kind"), "Pod", "pvc: the claim exists, owned by a pod");
+        is_str(ka_json_str(owner, "uid"), ka_json_path_str(pod, "metadata.uid"), "pvc: by the agent's pod");
+        ok(ka_json_bool(owner, "controller", false), "pvc: as its controller");
+        is_str(ka_json_path_str(pvc, "spec.resources.requests.storage"), "1Gi", "pvc: of the size asked for");
+        cJSON_Delete(pvc);
+        h_node_state(h, name, "idle", "SUCCESS");
+        ok(h_until(h, 20000, table_empty, NULL), "pvc: the agent ends");
+        free(name);
 }
 
 static bool synced(struct harness *h, void *ud) {
@@ -290,6 +325,7 @@ int main(void) {
         if (!h_begin(&h, clouds, NULL))
                 return 0;
         retention(&h);
+        dynamic_pvc(&h);
         reuse_and_restart(&h);
         burst_across_restart(&h);
         gc(&h);
