@@ -495,7 +495,7 @@ static void on_demand(struct ka_prov *P, struct frontend *fe, const cJSON *m) {
         struct demand *d = ka_new0(struct demand, 1);
         d->expression = ka_strdup(expr);
         d->node = ka_strdup(node);
-        if (expr) {
+        if (expr && *expr) { /* "": items that ask for no label (NORMAL templates serve them) */
                 struct ka_error err = {0};
                 if (ka_labelexpr_parse(expr, &d->expr, &err) < 0)
                         d->parse_error = ka_asprintf("the label expression \"%s\" is invalid: %s", expr, err.msg);

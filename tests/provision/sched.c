@@ -22,6 +22,12 @@ static const char clouds[] =
         "            slaveConnectTimeout: 60\n"
         "            containers:\n"
         "              - {name: jnlp, image: busybox, command: sleep, args: infinity}\n"
+        "          - name: any\n"
+        "            label: anything\n"
+        "            nodeUsageMode: NORMAL\n"
+        "            slaveConnectTimeout: 60\n"
+        "            containers:\n"
+        "              - {name: jnlp, image: busybox, command: sleep, args: infinity}\n"
         "          - name: big\n"
         "            label: linux big\n"
         "            slaveConnectTimeout: 60\n"
@@ -160,12 +166,31 @@ static void burst(struct harness *h) {
         free(b.waiting);
 }
 
+/* Items that ask for no label go to a template in NORMAL mode. */
+static void no_label(struct harness *h) {
+        size_t before = h_count(h, "agent.register");
+        int64_t id = 300;
+        h_demand(h, "", &id, 1);
+        ok(h_until(h, 20000, h_registers_over, (void *)(uintptr_t)before), "an item without a label gets an agent");
+        const cJSON *reg = h_msg(h, "agent.register", before);
+        is_str(ka_json_str(reg, "template"), "any", "from the NORMAL template");
+        is_str(ka_json_str(reg, "mode"), "NORMAL", "in NORMAL mode");
+        char *name = ka_strdup(ka_json_str(reg, "name"));
+        ok(h_until(h, 20000, h_is_online, name), "it comes online");
+        h_demand(h, "", NULL, 0);
+        h_node_state(h, name, "busy", NULL);
+        h_node_state(h, name, "idle", "SUCCESS");
+        ok(h_until(h, 20000, table_empty, NULL), "and goes after its build");
+        free(name);
+}
+
 int main(void) {
         struct harness h;
         if (!h_begin(&h, clouds, NULL))
                 return 0;
         one_agent(&h);
         burst(&h);
+        no_label(&h);
         ok(h.live == 0 && h_nodes(&h) == 0, "no pod and no node is left");
         h_stop(&h);
         return tap_done();
