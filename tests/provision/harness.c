@@ -211,6 +211,7 @@ struct h_proc *h_spawn(struct harness *h, const char *role) {
         static int n;
         struct h_proc *p = ka_new0(struct h_proc, 1);
         p->log = ka_asprintf("%s/kubeagentd-%s-%d.log", h->dir, role, ++n);
+        ka_strlcpy(p->role, role, sizeof(p->role));
         pid_t pid = fork();
         if (pid == 0) {
                 int log = open(p->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -298,8 +299,9 @@ static void msgs_free(struct harness *h) {
 
 void h_stop(struct harness *h) {
         for (size_t i = 0; i < h->n_procs; i++) {
-                if (h->procs[i]->pid > 0 && h_kill(h, h->procs[i], SIGTERM) != 0)
-                        tap_diag("%s did not stop cleanly", h->procs[i]->log);
+                if (h->procs[i]->pid > 0)
+                        ok(h_kill(h, h->procs[i], SIGTERM) == 0,
+                           "kubeagentd --role %s stops cleanly on SIGTERM (exit 0, nothing leaked)", h->procs[i]->role);
                 free(h->procs[i]->log);
                 free(h->procs[i]);
         }

@@ -47,6 +47,7 @@ struct h_pod {
 /* A kubeagentd process (external mode). */
 struct h_proc {
         pid_t pid;
+        char role[16];
         int http_port;
         char *log;
 };
