@@ -14,7 +14,7 @@
  * plugins must be loaded before the config); the others belong to the
  * daemon's parts, which read them with ka_config_section() and their own key
  * tables.  Add a part's block here. */
-static const char *const daemon_sections[] = {"pluginPath", "http", "bus", "roles", "provision", NULL};
+static const char *const daemon_sections[] = {"pluginPath", "http", "bus", "roles", "provision", "templates", NULL};
 
 /* Top-level JCasC roots other than `jenkins:`: Jenkins-only. */
 static const char *const jcasc_roots[] = {"unclassified", "tool", "security", "appearance", "jobs", NULL};

@@ -6,7 +6,8 @@
  *   worker  a worker for every cloud of the config (core/provision/worker);
  *   all     both, over inproc:// (the default).
  * The HTTP endpoint (kubeagent.http) serves metrics, health and the
- * scheduler's views.  SIGTERM or SIGINT stops every part without touching
+ * scheduler's views, and (kubeagent.templates, role core) the API that
+ * registers pod templates at run time.  SIGTERM or SIGINT stops every part without touching
  * an agent, a node or a pod, and exits 0: the next start adopts them. */
 #include <errno.h>
 #include <getopt.h>
@@ -22,13 +23,17 @@
 #include "config/document.h"
 #include "http/http.h"
 #include "http/status.h"
+#include "http/templates.h"
 #include "plugin/plugin.h"
 #include "provision/provision.h"
+#include "provision/tmplstore.h"
 #include "provision/worker.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/metrics.h"
 #include "util/str.h"
+
+#include "register.h"
 
 static void usage(FILE *f) {
         fprintf(f,
@@ -111,7 +116,33 @@ struct daemon {
         size_t n_fes;
         struct ka_http *http;
         struct ka_http_status status;
+        /* the template registration API (kubeagent.templates given) */
+        bool templates;
+        struct ka_http_templates_config tmpl_cfg;
+        struct ka_tmplstore *store;
+        struct ka_register_ctx reg_ctx;
+        struct ka_http_templates tmpl_api;
 };
+
+/* kubeagent.templates, when given: its keys, its token, and the rule that
+ * an endpoint beyond loopback needs one — before anything starts. */
+static int load_templates(struct daemon *d) {
+        struct kubeagent_config_source src = ka_config_section(d->cfg, "templates");
+        if (!src.node)
+                return 0;
+        d->templates = true;
+        struct ka_diags diags = {0};
+        int r = ka_cfgmap_fill(ka_http_templates_config_keys, &src, NULL, &d->tmpl_cfg, &diags);
+        const char *key;
+        struct ka_error err = {0};
+        if (r == 0 && (r = ka_http_templates_init(&d->tmpl_api, &d->tmpl_cfg, d->http_cfg.listen, &key, &err)) < 0) {
+                struct ka_loc l = ka_cfgsrc_where(&src, key);
+                ka_diags_add(&diags, KA_DIAG_ERROR, l.file, l.line, l.col, "%s", err.msg);
+        }
+        log_diags(&diags);
+        ka_diags_free(&diags);
+        return r;
+}
 
 static void *frontend_main(void *arg) {
         struct frontend_thread *f = arg;
@@ -128,9 +159,22 @@ static const struct ka_host_bus host_bus = {.send = ka_bus_host_send, .recv = ka
 static int start(struct daemon *d) {
         struct ka_error err = {0};
         int r;
+        if (d->core && d->templates) {
+                struct ka_tmplstore_options so = {.cfg = d->cfg,
+                                                  .expire_after_ms = d->tmpl_cfg.expire_after,
+                                                  .max = (size_t)d->tmpl_cfg.max_templates};
+                ka_tmplstore_new(&so, &d->store);
+                d->reg_ctx = (struct ka_register_ctx){.cfg = d->cfg, .reg = &d->reg};
+                d->tmpl_api.store = d->store;
+                d->tmpl_api.parse = ka_register_parse;
+                d->tmpl_api.parse_ud = &d->reg_ctx;
+        }
         if (d->core) {
-                struct ka_prov_options po = {
-                        .cfg = d->cfg, .reg = &d->reg, .bus = &d->bus, .gc_period_ms = d->prov_cfg.gc_period};
+                struct ka_prov_options po = {.cfg = d->cfg,
+                                             .reg = &d->reg,
+                                             .bus = &d->bus,
+                                             .gc_period_ms = d->prov_cfg.gc_period,
+                                             .templates = d->store};
                 if ((r = ka_prov_new(&po, &d->prov, &err)) < 0)
                         goto fail;
                 pthread_create(&d->prov_thread, NULL, ka_prov_thread, d->prov);
@@ -164,7 +208,9 @@ static int start(struct daemon *d) {
         if (!ka_isempty(listen) && strcmp(listen, "off") != 0) {
                 d->status = (struct ka_http_status){.prov = d->prov, .worker = d->work, .role = d->role};
                 if ((r = ka_http_new(listen, (size_t)d->http_cfg.max_body, &d->http, &err)) < 0 ||
-                    (r = ka_http_status_routes(d->http, &d->status)) < 0 || (r = ka_http_start(d->http, &err)) < 0)
+                    (r = ka_http_status_routes(d->http, &d->status)) < 0 ||
+                    (d->store && (r = ka_http_templates_routes(d->http, &d->tmpl_api)) < 0) ||
+                    (r = ka_http_start(d->http, &err)) < 0)
                         goto fail;
         }
         return 0;
@@ -197,6 +243,7 @@ static void stop(struct daemon *d) {
                 pthread_join(d->prov_thread, NULL);
         ka_worker_free(d->work);
         ka_prov_free(d->prov);
+        ka_tmplstore_free(d->store);
 }
 
 static void count_plugins(const struct ka_registry *reg) {
@@ -340,6 +387,10 @@ int main(int argc, char **argv) {
                 goto out;
         }
         ka_diags_free(&diags);
+        if (load_templates(&d) < 0) {
+                rc = 2;
+                goto out;
+        }
 
         if (start(&d) < 0) {
                 rc = 1;
@@ -369,6 +420,8 @@ int main(int argc, char **argv) {
 out_stop:
         stop(&d);
 out:
+        ka_http_templates_clear(&d.tmpl_api);
+        ka_cfgmap_clear(ka_http_templates_config_keys, &d.tmpl_cfg);
         ka_cfgmap_clear(ka_http_config_keys, &d.http_cfg);
         ka_cfgmap_clear(ka_prov_config_keys, &d.prov_cfg);
         ka_config_free(d.cfg);

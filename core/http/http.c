@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "util/json.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/secret.h"
 #include "util/str.h"
 
 #define DEFAULT_MAX_BODY (1u << 20)
@@ -73,6 +75,29 @@ void ka_http_reply(struct ka_http_response *res, int status, const char *content
         va_end(ap);
 }
 
+void ka_http_set_header(struct ka_http_response *res, const char *name, const char *value) {
+        res->headers = ka_strv_push(ka_strv_push(res->headers ? res->headers : ka_new0(char *, 1), name), value);
+}
+
+bool ka_http_authorized(const struct ka_http_request *req, const char *token, struct ka_http_response *res) {
+        if (!token)
+                return true;
+        const char *h = ka_http_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
+        const char *given = h && strncasecmp(h, "Bearer ", 7) == 0 ? h + 7 : NULL;
+        while (given && *given == ' ')
+                given++;
+        if (given && ka_secret_equal(given, token))
+                return true;
+        cJSON *e = cJSON_CreateObject();
+        ka_json_set_str(e, "error", given ? "the bearer token is not valid"
+                                          : "this path needs an Authorization: Bearer <token> header");
+        ka_http_reply_json(res, 401, e);
+        cJSON_Delete(e);
+        ka_http_set_header(res, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                           given ? "Bearer realm=\"kubeagent\", error=\"invalid_token\"" : "Bearer realm=\"kubeagent\"");
+        return false;
+}
+
 void ka_http_reply_json(struct ka_http_response *res, int status, const cJSON *json) {
         char *text = cJSON_Print(json);
         ka_http_reply(res, status, "application/json", "%s\n", text ? text : "null");
@@ -106,7 +131,7 @@ static void dispatch(struct ka_http *s, const struct ka_http_request *req, struc
         if (allow.len) {
                 ka_http_reply(res, 405, NULL, "%s is not allowed on %s (allowed: %s)\n", req->method, req->path,
                               allow.data);
-                res->allow = ka_buf_steal(&allow);
+                ka_http_set_header(res, MHD_HTTP_HEADER_ALLOW, allow.data);
         } else {
                 ka_http_reply(res, 404, NULL, "no such path: %s\n", req->path);
         }
@@ -122,8 +147,8 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct ka_http
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
                                 res->content_type ? res->content_type : "text/plain; charset=utf-8");
         MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-        if (res->allow)
-                MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, res->allow);
+        for (size_t i = 0; res->headers && res->headers[i]; i += 2)
+                MHD_add_response_header(r, res->headers[i], res->headers[i + 1]);
         enum MHD_Result ret = MHD_queue_response(conn, (unsigned)res->status, r);
         MHD_destroy_response(r);
         return ret;
@@ -162,7 +187,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         enum MHD_Result ret = send_response(conn, &res);
         ka_buf_free(&res.body);
-        free(res.allow);
+        ka_strv_free(res.headers);
         return ret;
 }
 
@@ -274,6 +299,18 @@ const char *ka_http_address(const struct ka_http *s) {
 
 int ka_http_port(const struct ka_http *s) {
         return s->port;
+}
+
+bool ka_http_loopback(const struct ka_http *s) {
+        if (s->addr.ss_family == AF_INET) {
+                const struct sockaddr_in *in = (const struct sockaddr_in *)&s->addr;
+                return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+        }
+        if (s->addr.ss_family == AF_INET6) {
+                const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&s->addr;
+                return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+        }
+        return false;
 }
 
 void ka_http_free(struct ka_http *s) {

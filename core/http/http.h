@@ -22,6 +22,7 @@
 
 #include <cjson/cJSON.h>
 #include <kubeagent/plugin.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -50,7 +51,7 @@ struct ka_http_response {
         int status;               /* default 200 */
         const char *content_type; /* default "text/plain; charset=utf-8" */
         struct ka_buf body;
-        char *allow; /* internal: the Allow header of a 405 */
+        char **headers; /* internal: name, value, name, value, ... (ka_http_set_header) */
 };
 
 typedef void (*ka_http_handler)(void *ud, const struct ka_http_request *req, struct ka_http_response *res);
@@ -62,6 +63,13 @@ const char *ka_http_header(const struct ka_http_request *req, const char *name);
 void ka_http_reply(struct ka_http_response *res, int status, const char *content_type, const char *fmt, ...)
         KA_PRINTF(4, 5);
 void ka_http_reply_json(struct ka_http_response *res, int status, const cJSON *json);
+/* Add a response header (Location, WWW-Authenticate, ...). */
+void ka_http_set_header(struct ka_http_response *res, const char *name, const char *value);
+/* Whether the request carries "Authorization: Bearer <token>" (compared in
+ * constant time; token NULL: nothing is required).  If not, res is a 401
+ * with WWW-Authenticate: Bearer and a JSON {"error": ...} body that never
+ * shows what was sent. */
+bool ka_http_authorized(const struct ka_http_request *req, const char *token, struct ka_http_response *res);
 
 /* listen as in ka_http_config; max_body 0: 1 MiB.  Errors name the address. */
 int ka_http_new(const char *listen, size_t max_body, struct ka_http **ret, struct ka_error *err);
@@ -72,6 +80,8 @@ int ka_http_start(struct ka_http *s, struct ka_error *err);
 /* "127.0.0.1:9090": where it listens (the actual port once started). */
 const char *ka_http_address(const struct ka_http *s);
 int ka_http_port(const struct ka_http *s);
+/* Whether it listens on a loopback address only (127.0.0.0/8, ::1). */
+bool ka_http_loopback(const struct ka_http *s);
 void ka_http_free(struct ka_http *s);
 
 #endif

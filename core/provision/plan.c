@@ -33,21 +33,17 @@ static bool serves(const struct agent *a, const struct item *it) {
         const struct demand *d = it->d;
         if (d->node)
                 return ka_streq(a->name, d->node);
-        return a->tmpl && !d->parse_error && ka_template_matches(a->tmpl, d->expr);
+        return a->tmpl && !d->parse_error && ka_template_matches(a->tmpl, d->expr) &&
+               (!a->reg || ka_tmplref_allows(a->reg, it->job));
 }
 
 /* Whether job may use a cloud restricted to some folders (§5.10). */
 static bool folder_allowed(const struct ka_cloud *c, const char *job) {
         if (!c->usage_restricted)
                 return true;
-        for (size_t i = 0; job && c->allowed_folders[i]; i++) {
-                const char *f = c->allowed_folders[i];
-                size_t n = strlen(f);
-                while (n && f[n - 1] == '/')
-                        n--;
-                if (n && strncmp(job, f, n) == 0 && job[n] == '/')
+        for (size_t i = 0; c->allowed_folders[i]; i++)
+                if (ka_job_in_folder(job, c->allowed_folders[i]))
                         return true;
-        }
         return false;
 }
 
@@ -56,6 +52,11 @@ struct counts {
         size_t **tmpl;  /* per cloud, per template */
         bool **capped;  /* this round: a template's cap was counted as reached */
         bool *cloud_capped;
+        /* the templates registered at run time (a snapshot for this round) */
+        struct ka_tmplref **regs;
+        size_t n_regs;
+        size_t *reg_live;
+        bool *reg_capped;
 };
 
 static void counts_init(const struct ka_prov *P, struct counts *k) {
@@ -69,6 +70,9 @@ static void counts_init(const struct ka_prov *P, struct counts *k) {
                 k->tmpl[i] = ka_new0(size_t, cfg->clouds[i]->n_templates + 1);
                 k->capped[i] = ka_new0(bool, cfg->clouds[i]->n_templates + 1);
         }
+        k->n_regs = ka_tmplstore_take(P->o.templates, &k->regs);
+        k->reg_live = ka_new0(size_t, k->n_regs + 1);
+        k->reg_capped = ka_new0(bool, k->n_regs + 1);
         size_t it = 0;
         void *v;
         while (ka_hashmap_next(&P->agents, &it, NULL, &v)) {
@@ -78,6 +82,8 @@ static void counts_init(const struct ka_prov *P, struct counts *k) {
                 k->cloud[a->ci]++;
                 if (a->ti < cfg->clouds[a->ci]->n_templates)
                         k->tmpl[a->ci][a->ti]++;
+                for (size_t r = 0; a->reg && r < k->n_regs; r++)
+                        k->reg_live[r] += k->regs[r] == a->reg;
         }
 }
 
@@ -90,6 +96,9 @@ static void counts_free(const struct ka_prov *P, struct counts *k) {
         free(k->capped);
         free(k->cloud);
         free(k->cloud_capped);
+        ka_tmplstore_drop(k->regs, k->n_regs);
+        free(k->reg_live);
+        free(k->reg_capped);
 }
 
 static void cap_reached(struct ka_prov *P, const char *cap, const char *name) {
@@ -102,19 +111,24 @@ static void cap_reached(struct ka_prov *P, const char *cap, const char *name) {
         ka_metric_add(P->m_cap, labels, 1);
 }
 
-static bool room(struct ka_prov *P, struct counts *k, size_t ci, size_t ti) {
+/* Room under the caps for one more agent of template ti of cloud ci, or
+ * (ti == SIZE_MAX) of registered template ri. */
+static bool room(struct ka_prov *P, struct counts *k, size_t ci, size_t ti, size_t ri) {
         const struct ka_cloud *c = P->o.cfg->clouds[ci];
-        const struct ka_template *t = c->templates[ti];
+        bool reg = ti == SIZE_MAX;
+        const struct ka_template *t = reg ? k->regs[ri]->tmpl : c->templates[ti];
+        size_t live = reg ? k->reg_live[ri] : k->tmpl[ci][ti];
+        bool *capped = reg ? &k->reg_capped[ri] : &k->capped[ci][ti];
         if ((int64_t)k->cloud[ci] >= c->container_cap) {
                 if (!k->cloud_capped[ci])
                         cap_reached(P, "cloud", c->name);
                 k->cloud_capped[ci] = true;
                 return false;
         }
-        if ((int64_t)k->tmpl[ci][ti] >= t->instance_cap) {
-                if (!k->capped[ci][ti])
+        if ((int64_t)live >= t->instance_cap) {
+                if (!*capped)
                         cap_reached(P, "template", t->name);
-                k->capped[ci][ti] = true;
+                *capped = true;
                 return false;
         }
         return true;
@@ -141,19 +155,29 @@ static char *fresh_name(struct ka_prov *P, struct frontend *fe, const struct ka_
         }
 }
 
-static struct agent *plan(struct ka_prov *P, struct frontend *fe, struct counts *k, size_t ci, size_t ti,
+/* An agent of template ti of cloud ci, or (ti == SIZE_MAX) of registered
+ * template ri. */
+static struct agent *plan(struct ka_prov *P, struct frontend *fe, struct counts *k, size_t ci, size_t ti, size_t ri,
                           const char *name, const struct item *it) {
         const struct ka_cloud *c = P->o.cfg->clouds[ci];
-        _cleanup_free_ char *fresh = name ? NULL : fresh_name(P, fe, c->templates[ti]);
+        struct ka_tmplref *reg = ti == SIZE_MAX ? k->regs[ri] : NULL;
+        const struct ka_template *t = reg ? reg->tmpl : c->templates[ti];
+        _cleanup_free_ char *fresh = name ? NULL : fresh_name(P, fe, t);
         struct agent *a = ka_sched_agent_new(P, name ? name : fresh, fe, ci, ti);
+        if (reg) {
+                a->reg = ka_tmplref_get(reg);
+                a->tmpl = t;
+                k->reg_live[ri]++;
+        } else {
+                k->tmpl[ci][ti]++;
+        }
         a->item = it->id;
         a->demand_at = it->seen;
         a->expression = ka_strdup(it->d->expression ? it->d->expression : it->d->node);
         k->cloud[ci]++;
-        k->tmpl[ci][ti]++;
         ka_metric_add(P->m_planned, c->name, 1);
-        ka_log_info("provision", "planned agent %s (cloud %s, template %s) for queue item %" PRId64 " (%s%s)",
-                    a->name, c->name, c->templates[ti]->name ? c->templates[ti]->name : "?", it->id,
+        ka_log_info("provision", "planned agent %s (cloud %s, %stemplate %s) for queue item %" PRId64 " (%s%s)",
+                    a->name, c->name, reg ? "registered " : "", t->name ? t->name : "?", it->id,
                     it->d->node ? "node " : "", it->d->node ? it->d->node : it->d->expression);
         ka_sched_register(P, a);
         return a;
@@ -205,10 +229,10 @@ static void plan_item(struct ka_prov *P, struct frontend *fe, struct counts *k, 
                         ka_sched_fail_items(P, fe, &it->id, 1, msg, d);
                         return;
                 }
-                if (!P->clouds[ci].listed || !room(P, k, ci, ti))
+                if (!P->clouds[ci].listed || !room(P, k, ci, ti, 0))
                         return;
                 ka_log_info("provision", "node %s has no pod: bringing it back", d->node);
-                plan(P, fe, k, ci, ti, d->node, it);
+                plan(P, fe, k, ci, ti, 0, d->node, it);
                 return;
         }
         if (d->parse_error) {
@@ -232,13 +256,32 @@ static void plan_item(struct ka_prov *P, struct frontend *fe, struct counts *k, 
                                 waiting = true;
                                 continue;
                         }
-                        if (!room(P, k, ci, ti)) {
+                        if (!room(P, k, ci, ti, 0)) {
                                 waiting = true;
                                 continue;
                         }
-                        plan(P, fe, k, ci, ti, NULL, it);
+                        plan(P, fe, k, ci, ti, 0, NULL, it);
                         return;
                 }
+        }
+        /* then the templates registered at run time, each for its folders and jobs */
+        const char *refused_reg = NULL;
+        for (size_t ri = 0; ri < k->n_regs; ri++) {
+                struct ka_tmplref *r = k->regs[ri];
+                if (!ka_template_matches(r->tmpl, d->expr))
+                        continue;
+                ka_tmplref_touch(r); /* demand for it keeps it */
+                if (!ka_tmplref_allows(r, it->job)) { /* its folders are within its cloud's */
+                        refused_reg = r->label;
+                        continue;
+                }
+                matched = true;
+                if (!P->clouds[r->ci].listed || !room(P, k, r->ci, SIZE_MAX, ri)) {
+                        waiting = true;
+                        continue;
+                }
+                plan(P, fe, k, r->ci, SIZE_MAX, ri, NULL, it);
+                return;
         }
         if (matched || waiting)
                 return; /* capped, or a cloud not listed yet: wait */
@@ -246,6 +289,9 @@ static void plan_item(struct ka_prov *P, struct frontend *fe, struct counts *k, 
         if (refused)
                 snprintf(msg, sizeof(msg), "Kubernetes cloud %s is not allowed for folder containing job %s",
                          refused_by, it->job ? it->job : "(unknown)");
+        else if (refused_reg)
+                snprintf(msg, sizeof(msg), "the pod template registered for label %s is not for job %s",
+                         refused_reg, it->job ? it->job : "(unknown)");
         else
                 snprintf(msg, sizeof(msg), "no pod template serves the label expression \"%s\"",
                          d->expression ? d->expression : "");

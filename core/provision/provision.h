@@ -29,6 +29,7 @@
 #include "bus/config.h"
 #include "config/config.h"
 #include "plugin/cfgmap.h"
+#include "tmplstore.h"
 
 /* kubeagent.provision */
 struct ka_prov_config {
@@ -45,6 +46,9 @@ struct ka_prov_options {
          * stayed so this long; also the period of pod garbage collection.
          * 0: 60 s. */
         int64_t gc_period_ms;
+        /* Templates registered at run time (tmplstore.h), served after the
+         * configured ones; NULL: none.  Must outlive the scheduler. */
+        struct ka_tmplstore *templates;
 };
 
 struct ka_prov;

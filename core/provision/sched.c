@@ -164,6 +164,7 @@ static void agent_free(struct agent *a) {
         free(a->end_reason);
         free(a->last_wait);
         ka_pod_summary_clear(&a->pod);
+        ka_tmplref_put(a->reg);
         free(a);
 }
 
@@ -1060,17 +1061,21 @@ static void submit_list(struct ka_prov *P, size_t ci) {
 
 /* ---- the loop ---- */
 
+static char *probe_remote_fs(const struct ka_cloud *c, const struct ka_template *t);
+
 static void send_register(struct ka_prov *P, struct agent *a) {
         const struct ka_template *t = a->tmpl;
+        /* a registered template's is found for each of its agents */
+        _cleanup_free_ char *reg_fs = a->reg ? probe_remote_fs(a->cloud, t) : NULL;
         cJSON *m = cJSON_CreateObject();
         ka_json_set_str(m, "name", a->name);
         ka_json_set_str(m, "cloud", a->cloud->name);
         ka_json_set_str(m, "template", t && t->name ? t->name : "");
         ka_json_set_str(m, "labels", t && t->label ? t->label : "");
         ka_json_set_str(m, "mode", t && t->node_usage_mode == KA_USAGE_NORMAL ? "NORMAL" : "EXCLUSIVE");
-        const char *fs = P->clouds[a->ci].remote_fs && a->ti < a->cloud->n_templates
-                                 ? P->clouds[a->ci].remote_fs[a->ti]
-                                 : NULL;
+        const char *fs = reg_fs ? reg_fs
+                         : P->clouds[a->ci].remote_fs && a->ti < a->cloud->n_templates ? P->clouds[a->ci].remote_fs[a->ti]
+                                                                                        : NULL;
         ka_json_set_str(m, "remoteFs", fs ? fs : "/home/jenkins/agent");
         ka_json_set_bool(m, "webSocket", a->cloud->websocket);
         if (a->cloud->jenkins_tunnel)

@@ -17,6 +17,7 @@
 #include "provision.h"
 #include "proto.h"
 #include "template/template.h"
+#include "tmplstore.h"
 #include "util/hashmap.h"
 #include "util/metrics.h"
 
@@ -75,9 +76,10 @@ struct frontend {
 struct agent {
         char *name;
         struct frontend *fe;
-        size_t ci, ti; /* cloud and template index (ti == SIZE_MAX: the template is gone) */
+        size_t ci, ti; /* cloud and template index (ti == SIZE_MAX: the template is gone, or registered) */
         const struct ka_cloud *cloud;
         const struct ka_template *tmpl;
+        struct ka_tmplref *reg; /* the registered template it uses (a reference), or NULL */
         char *ns, *uid, *secret, *expression;
         int64_t item; /* the queue item it is planned for (0: none) */
         enum astate state;

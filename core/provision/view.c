@@ -23,6 +23,8 @@ static cJSON *agent_json(const struct agent *a) {
         ka_json_set_str(o, "state", ka_astate_name(a->state));
         ka_json_set_str(o, "cloud", a->cloud->name);
         set_opt(o, "template", a->tmpl ? a->tmpl->name : NULL);
+        if (a->reg)
+                ka_json_set_bool(o, "registered", true);
         set_opt(o, "namespace", a->ns);
         ka_json_set_str(o, "frontend", a->fe->name);
         set_opt(o, "expression", a->expression);

@@ -34,6 +34,14 @@ void ka_secret_unregister(const char *secret) {
         pthread_mutex_unlock(&lock);
 }
 
+bool ka_secret_equal(const char *given, const char *secret) {
+        size_t n = strlen(given), m = strlen(secret);
+        volatile unsigned char diff = (unsigned char)(n != m || m == 0);
+        for (size_t i = 0; i < n; i++)
+                diff |= (unsigned char)(given[i] ^ (m ? secret[i % m] : 0));
+        return diff == 0;
+}
+
 void ka_secret_free(char *secret) {
         if (!secret)
                 return;

@@ -9,6 +9,7 @@
 #define KA_UTIL_SECRET_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #define KA_SECRET_MASK "********"
@@ -27,6 +28,10 @@ void ka_secret_copy_masked(char *dst, size_t size, const char *fmt, va_list ap) 
 /* Replace registered secrets in s (a buffer of `size` bytes), truncating if
  * the result would not fit. */
 void ka_secret_mask_inplace(char *s, size_t size);
+/* Whether `given` (outside input, e.g. a bearer token) equals `secret`, in
+ * time that depends on the length of `given` only: never on where the two
+ * first differ, nor on the secret's length. */
+bool ka_secret_equal(const char *given, const char *secret);
 /* Drop every registered secret (tests, shutdown). */
 void ka_secret_reset(void);
 

@@ -138,6 +138,12 @@ static void test_secret(void) {
         ka_error_set(&err, -EACCES, "s3cr3t-t0ken");
         is_str(err.msg, "s3cr3t-t0ken", "unregistered secrets are no longer masked");
         ka_secret_reset();
+        ok(ka_secret_equal("s3cr3t-t0ken", "s3cr3t-t0ken"), "equal tokens compare equal");
+        ok(!ka_secret_equal("s3cr3t-t0keN", "s3cr3t-t0ken"), "a different last byte differs");
+        ok(!ka_secret_equal("s3cr3t", "s3cr3t-t0ken"), "a prefix of the secret differs");
+        ok(!ka_secret_equal("s3cr3t-t0ken-", "s3cr3t-t0ken"), "the secret and more differs");
+        ok(!ka_secret_equal("s3cr3t-t0kens3cr", "s3cr3t-t0ken"), "a repetition of the secret differs");
+        ok(!ka_secret_equal("", "") && !ka_secret_equal("x", ""), "an empty secret matches nothing");
 }
 
 static void test_error(void) {
