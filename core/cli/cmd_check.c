@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "config/config.h"
 #include "http/http.h"
+#include "http/templates.h"
 #include "provision/provision.h"
 #include "util/mem.h"
 #include "util/str.h"
@@ -84,6 +85,33 @@ static void check_bus(const struct ka_config *cfg, struct ka_diags *diags) {
         ka_cfgmap_clear(ka_bus_config_keys, &bc);
 }
 
+/* kubeagent.templates, when given: its keys, its token file, and that an
+ * endpoint beyond loopback has one.  Prints one line. */
+static void check_templates(const struct ka_config *cfg, const char *listen, struct ka_diags *diags) {
+        struct kubeagent_config_source src = ka_config_section(cfg, "templates");
+        if (!src.node)
+                return;
+        struct ka_http_templates_config tc = {0};
+        struct ka_http_templates t = {0};
+        if (ka_cfgmap_fill(ka_http_templates_config_keys, &src, NULL, &tc, diags) == 0) {
+                const char *key;
+                struct ka_error err = {0};
+                if (ka_http_templates_init(&t, &tc, listen, &key, &err) < 0) {
+                        struct ka_loc l = ka_cfgsrc_where(&src, key);
+                        ka_diags_add(diags, KA_DIAG_ERROR, l.file, l.line, l.col, "%s", err.msg);
+                } else {
+                        printf("templates: registration at /v1/templates, %s, ",
+                               t.token ? "bearer token required" : "open (loopback only)");
+                        if (tc.expire_after)
+                                printf("unused ones expire after %llds\n", (long long)(tc.expire_after / 1000));
+                        else
+                                printf("they never expire\n");
+                }
+        }
+        ka_http_templates_clear(&t);
+        ka_cfgmap_clear(ka_http_templates_config_keys, &tc);
+}
+
 /* kubeagent.http and kubeagent.provision: their keys, and that the
  * endpoint's address parses.  Prints one line. */
 static void check_daemon(const struct ka_config *cfg, struct ka_diags *diags) {
@@ -107,6 +135,8 @@ static void check_daemon(const struct ka_config *cfg, struct ka_diags *diags) {
         if (hr == 0 && pr == 0)
                 printf("daemon: http %s, garbage collection every %llds\n", ka_isempty(hc.listen) ? "off" : hc.listen,
                        (long long)(pc.gc_period / 1000));
+        if (hr == 0)
+                check_templates(cfg, hc.listen, diags);
         ka_cli_print_diags(&(struct ka_diags){.v = diags->v + from, .n = diags->n - from});
         ka_cfgmap_clear(ka_http_config_keys, &hc);
         ka_cfgmap_clear(ka_prov_config_keys, &pc);

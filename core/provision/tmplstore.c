@@ -213,7 +213,10 @@ static int check(const struct ka_tmplstore *s, const struct ka_tmplstore_reg *r,
                         ci = c;
                 for (size_t t = 0; t < cfg->clouds[c]->n_templates; t++) {
                         const struct ka_template *ct = cfg->clouds[c]->templates[t];
-                        if (ka_strv_contains(ct->label_atoms, r->label))
+                        char **atoms = ka_label_atoms(ct->label);
+                        bool taken = ka_strv_contains(atoms, r->label);
+                        ka_strv_free(atoms);
+                        if (taken)
                                 return ka_error_set(err, -EEXIST,
                                                     "label %s is served by template %s of cloud %s in the "
                                                     "configuration",
