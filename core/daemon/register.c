@@ -139,7 +139,11 @@ int ka_register_parse(void *ud, const char *body, size_t len, struct ka_tmplstor
         cJSON *given = cJSON_GetObjectItemCaseSensitive(root, "template");
         const cJSON *text = cJSON_GetObjectItemCaseSensitive(root, "podTemplate");
         if (!given == !text) {
-                problem(diags, locs, given ? given : text ? text : root, given != NULL,
+                problem(diags, locs,
+                        given  ? given
+                        : text ? text
+                               : root,
+                        given != NULL,
                         "give exactly one of \"template\" (a template as in the config) and \"podTemplate\" (the "
                         "text of a podTemplate(...) call)");
                 goto fail;

@@ -32,8 +32,9 @@ int ka_http_templates_init(struct ka_http_templates *t, const struct ka_http_tem
                            const char **ret_key, struct ka_error *err) {
         *ret_key = NULL;
         if (ka_isempty(listen) || strcmp(listen, "off") == 0)
-                return ka_error_set(err, -EINVAL, "the template registration API needs the HTTP endpoint "
-                                                  "(kubeagent.http.listen)");
+                return ka_error_set(err, -EINVAL,
+                                    "the template registration API needs the HTTP endpoint "
+                                    "(kubeagent.http.listen)");
         struct ka_http *s = NULL;
         int r = ka_http_new(listen, 0, &s, err);
         if (r < 0)

@@ -4,9 +4,9 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <sys/types.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "template/template.h"
 #include "util/json.h"
@@ -168,8 +168,8 @@ static void expire(struct ka_tmplstore *s) {
         for (size_t i = 0; i < s->n;) {
                 struct ka_tmplref *r = s->v[i];
                 if (atomic_load(&r->refs) == 1 && now - atomic_load(&r->last_used) >= s->o.expire_after_ms) {
-                        ka_log_info("templates", "registered template %s expired (unused for %" PRId64 "s)",
-                                    r->label, s->o.expire_after_ms / 1000);
+                        ka_log_info("templates", "registered template %s expired (unused for %" PRId64 "s)", r->label,
+                                    s->o.expire_after_ms / 1000);
                         remove_at(s, i);
                 } else {
                         i++;
@@ -185,8 +185,7 @@ static ssize_t find(const struct ka_tmplstore *s, const char *label) {
 }
 
 /* The rules a registration must pass, before the store is looked at. */
-static int check(const struct ka_tmplstore *s, const struct ka_tmplstore_reg *r, size_t *ret_ci,
-                 struct ka_error *err) {
+static int check(const struct ka_tmplstore *s, const struct ka_tmplstore_reg *r, size_t *ret_ci, struct ka_error *err) {
         const struct ka_config *cfg = s->o.cfg;
         if (!ka_tmplstore_label_valid(r->label))
                 return ka_error_set(err, -EINVAL,
@@ -203,9 +202,8 @@ static int check(const struct ka_tmplstore *s, const struct ka_tmplstore_reg *r,
                                 return ka_error_set(err, -EINVAL, "\"%.64s\" is not a %s's full name (a/b/c)", name,
                                                     l ? "job" : "folder");
                         if (!cloud_allows(r->cloud, name, l == 0))
-                                return ka_error_set(err, -EACCES,
-                                                    "Kubernetes cloud %s is not allowed for %s %s", r->cloud->name,
-                                                    l ? "job" : "folder", name);
+                                return ka_error_set(err, -EACCES, "Kubernetes cloud %s is not allowed for %s %s",
+                                                    r->cloud->name, l ? "job" : "folder", name);
                 }
         size_t ci = SIZE_MAX;
         for (size_t c = 0; c < cfg->n_clouds; c++) {

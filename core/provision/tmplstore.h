@@ -37,9 +37,9 @@
 #define KA_TMPLSTORE_NAME_MAX 1024 /* a folder's or a job's full name */
 
 struct ka_tmplstore_options {
-        const struct ka_config *cfg; /* the clouds and the configured templates */
-        int64_t expire_after_ms;     /* unused this long: removed (0: never) */
-        size_t max;                  /* registrations at once (0: KA_TMPLSTORE_DEFAULT_MAX) */
+        const struct ka_config *cfg;      /* the clouds and the configured templates */
+        int64_t expire_after_ms;          /* unused this long: removed (0: never) */
+        size_t max;                       /* registrations at once (0: KA_TMPLSTORE_DEFAULT_MAX) */
         const struct ka_bus_clock *clock; /* NULL: the real one */
 };
 

@@ -113,6 +113,8 @@ bool h_start_ex(struct harness *h, const char *clouds, const struct h_options *o
                                   "    reconnectIntervalMax: 200ms\n  http: {listen: \"127.0.0.1:0\"}\n"
                                   "  provision: {gcPeriod: %s}\n",
                               o->gc_period ? o->gc_period : "2s");
+                if (o->kubeagent_extra)
+                        ka_buf_puts(&y, o->kubeagent_extra);
         } else {
                 ka_buf_printf(&y, "kubeagent:\n  bus:\n    workers: inproc://h-workers-%d-%d\n"
                                   "    frontends: inproc://h-frontends-%d-%d\n"
@@ -426,12 +428,18 @@ void h_node_add(struct harness *h, const char *name, const char *labels) {
 }
 
 void h_demand(struct harness *h, const char *expression, const int64_t *ids, size_t n) {
+        h_demand_job(h, expression, NULL, ids, n);
+}
+
+void h_demand_job(struct harness *h, const char *expression, const char *job, const int64_t *ids, size_t n) {
         cJSON *m = cJSON_CreateObject();
         ka_json_set_str(m, "expression", expression);
         cJSON *items = cJSON_CreateArray();
         for (size_t i = 0; i < n; i++) {
                 cJSON *it = cJSON_CreateObject();
                 ka_json_set_num(it, "id", (double)ids[i]);
+                if (job)
+                        ka_json_set_str(it, "job", job);
                 cJSON_AddItemToArray(items, it);
         }
         ka_json_set(m, "items", items);

@@ -60,6 +60,9 @@ struct h_options {
          * the test runs kubeagentd processes with h_spawn(). */
         const char *transport;
         const char *gc_period; /* external mode: kubeagent.provision.gcPeriod (default 2s) */
+        /* External mode: more of the kubeagent: block (YAML lines at 2
+         * spaces), e.g. a templates: block. */
+        const char *kubeagent_extra;
 };
 
 struct harness {
@@ -145,6 +148,8 @@ bool h_until(struct harness *h, int64_t timeout_ms, bool (*cond)(struct harness 
 void h_send(struct harness *h, const char *type, cJSON *payload); /* takes payload */
 /* demand for expression with items (ids), n of them; n 0 withdraws it. */
 void h_demand(struct harness *h, const char *expression, const int64_t *ids, size_t n);
+/* The same, the items being builds of job (a full name, "team-a/app"). */
+void h_demand_job(struct harness *h, const char *expression, const char *job, const int64_t *ids, size_t n);
 void h_node_state(struct harness *h, const char *name, const char *state, const char *result);
 /* Jenkins at work: every online node takes the next waiting item of
  * expression (ids, *waiting of them; the demand is updated) and finishes

@@ -202,7 +202,10 @@ static void test_http(const struct ka_config *cfg, struct ka_tmplstore *store, i
                 "  containerTemplate(name: 'Bad_Name', image: 'z')]) {}\"}",
                 &g);
         is_int(g.code, 400, "an invalid podTemplate call: 400");
-        has_problem(&g, "podTemplate:2:27: Container Names MUST match RFC 1123 - They can only contain lowercase letters, numbers or dashes: Bad_Name", "located in the call's text");
+        has_problem(&g,
+                    "podTemplate:2:27: Container Names MUST match RFC 1123 - They can only contain lowercase letters, "
+                    "numbers or dashes: Bad_Name",
+                    "located in the call's text");
         request(port, "POST", "/v1/templates", TOKEN,
                 "{\"label\": \"b4\", \"folders\": [\"team-a\"], \"podTemplate\": \"podTemplate(label: 'x'\"}", &g);
         is_int(g.code, 400, "a podTemplate call that does not parse: 400");
@@ -275,8 +278,8 @@ static int64_t hand_now(void *data) {
 
 static struct ka_tmplstore_reg reg_of(const struct ka_config *cfg, const char *label, const char *folder) {
         struct ka_register_ctx ctx = {.cfg = cfg, .reg = fixture_registry()};
-        char *body = ka_asprintf("{label: %s, folders: [%s], template: {containers: [{name: a, image: b}]}}", label,
-                                 folder);
+        char *body =
+                ka_asprintf("{label: %s, folders: [%s], template: {containers: [{name: a, image: b}]}}", label, folder);
         struct ka_tmplstore_reg r = {0};
         struct ka_diags d = {0};
         if (ka_register_parse(&ctx, body, strlen(body), &r, &d) < 0)
@@ -384,8 +387,8 @@ int main(void) {
         struct ka_tmplstore *store = NULL;
         ka_tmplstore_new(&(struct ka_tmplstore_options){.cfg = cfg}, &store);
         struct ka_register_ctx ctx = {.cfg = cfg, .reg = fixture_registry()};
-        struct ka_http_templates api = {.store = store, .parse = ka_register_parse, .parse_ud = &ctx,
-                                        .token = ka_strdup(TOKEN)};
+        struct ka_http_templates api = {
+                .store = store, .parse = ka_register_parse, .parse_ud = &ctx, .token = ka_strdup(TOKEN)};
         ka_secret_register(api.token);
         struct ka_http *s = NULL;
         struct ka_error err = {0};
