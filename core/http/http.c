@@ -89,12 +89,14 @@ bool ka_http_authorized(const struct ka_http_request *req, const char *token, st
         if (given && ka_secret_equal(given, token))
                 return true;
         cJSON *e = cJSON_CreateObject();
-        ka_json_set_str(e, "error", given ? "the bearer token is not valid"
-                                          : "this path needs an Authorization: Bearer <token> header");
+        ka_json_set_str(e, "error",
+                        given ? "the bearer token is not valid"
+                              : "this path needs an Authorization: Bearer <token> header");
         ka_http_reply_json(res, 401, e);
         cJSON_Delete(e);
         ka_http_set_header(res, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-                           given ? "Bearer realm=\"kubeagent\", error=\"invalid_token\"" : "Bearer realm=\"kubeagent\"");
+                           given ? "Bearer realm=\"kubeagent\", error=\"invalid_token\""
+                                 : "Bearer realm=\"kubeagent\"");
         return false;
 }
 
