@@ -345,14 +345,16 @@ int main(int argc, char **argv) {
                 return 2;
         }
         int rc = 0;
+        /* before the first goto: their cleanup runs on every way out */
+        _cleanup_(ka_strv_freep) char **extra = NULL, **dirs = NULL;
         if (load_bus(&d.doc, &d.bus) < 0) {
                 rc = 2;
                 goto out_doc;
         }
         ka_log_info(NULL, "kubeagentd %s starting with %s (role %s)", PACKAGE_VERSION, config_path, d.role);
 
-        _cleanup_(ka_strv_freep) char **extra = ka_document_plugin_path(&d.doc, &diags);
-        _cleanup_(ka_strv_freep) char **dirs = ka_plugin_search_path(extra);
+        extra = ka_document_plugin_path(&d.doc, &diags);
+        dirs = ka_plugin_search_path(extra);
         int refused = ka_registry_load_path(&d.reg, dirs, &diags);
         for (size_t i = 0; i < diags.n; i++)
                 ka_log(diags.v[i].severity == KA_DIAG_ERROR ? KA_LOG_ERROR : KA_LOG_WARN, "plugin", "%s",
