@@ -58,6 +58,13 @@ bool ka_tmplstore_name_valid(const char *name) {
         for (size_t i = 0; i < n; i++)
                 if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
                         return false;
+        /* no "." or ".." part: a name means the folder it spells */
+        for (const char *p = name; p; p = strchr(p, '/')) {
+                p += *p == '/';
+                size_t k = strcspn(p, "/");
+                if ((k == 1 && p[0] == '.') || (k == 2 && p[0] == '.' && p[1] == '.'))
+                        return false;
+        }
         return true;
 }
 

@@ -80,8 +80,8 @@ void ka_tmplstore_free(struct ka_tmplstore *s);
 /* A label a registration may have: 1 to 63 of [A-Za-z0-9._-], starting
  * with a letter or digit (one label atom, safe in a URL path). */
 bool ka_tmplstore_label_valid(const char *label);
-/* A folder's or a job's full name: "a/b/c", no empty part, no control
- * character, at most KA_TMPLSTORE_NAME_MAX bytes. */
+/* A folder's or a job's full name: "a/b/c", no empty, "." or ".." part,
+ * no control character, at most KA_TMPLSTORE_NAME_MAX bytes. */
 bool ka_tmplstore_name_valid(const char *name);
 /* Whether job is under folder (trailing slashes of folder ignored). */
 bool ka_job_in_folder(const char *job, const char *folder);

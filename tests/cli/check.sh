@@ -59,6 +59,19 @@ expect_match "$out" "broken.yaml:2:1: error:" "located"
 out=$("$KUBEAGENT" -c "$d/bad.yaml" check 2>&1); rc=$?
 expect_eq "$rc" 2 "-c also works before the command name"
 
+printf 'kubeagent:\n  http: {listen: "0.0.0.0:9090"}\n  templates: {maxTemplates: 5}\n' > "$d/api.yaml"
+out=$("$KUBEAGENT" check -c "$d/api.yaml" 2>&1); rc=$?
+expect_eq "$rc" 2 "the registration API beyond loopback without tokenFile fails check"
+expect_match "$out" "api.yaml:3:14: error: the template registration API needs tokenFile" "located at the block"
+printf 'a-token-of-the-api\n' > "$d/api-token"
+printf '  templates: {tokenFile: api-token, maxTemplates: 5, expireAfter: 30m}\n' > "$d/t.yaml"
+printf 'kubeagent:\n  http: {listen: "0.0.0.0:9090"}\n' | cat - "$d/t.yaml" > "$d/api.yaml"
+out=$("$KUBEAGENT" check -c "$d/api.yaml" 2>&1); rc=$?
+expect_eq "$rc" 0 "with a token file it passes"
+expect_match "$out" "templates: registration at /v1/templates, bearer token required, unused ones expire after 1800s" \
+        "and says how the API is guarded"
+expect_no_match "$out" "a-token-of-the-api" "never showing the token"
+
 out=$("$KUBEAGENT" check --nosuch 2>&1); rc=$?
 expect_eq "$rc" 2 "an unknown option exits 2"
 rm -rf "$d"

@@ -37,6 +37,11 @@ KUBEAGENT_PLUGIN_PATH="$KA_TEST_PLUGIN_DIR" "$KUBEAGENTD" -c "$d/k.yaml" 2>"$d/e
 expect_eq "$rc" 1 "refused plugins stop the daemon with 1"
 expect_match "$(cat "$d/err")" "test-twin.so: a plugin named \"test-good\" is already loaded" "naming each refusal"
 
+printf 'kubeagent:\n  http: {listen: "0.0.0.0:0"}\n  templates: {expireAfter: 10m}\n' > "$d/open.yaml"
+"$KUBEAGENTD" -c "$d/open.yaml" 2>"$d/err"; rc=$?
+expect_eq "$rc" 2 "the registration API beyond loopback without a token: refuses to start with 2"
+expect_match "$(cat "$d/err")" "open.yaml:3:14: the template registration API needs tokenFile" "located, saying why"
+
 "$KUBEAGENTD" --log-format json -c "$d/k.yaml" --bogus 2>/dev/null; rc=$?
 expect_eq "$rc" 2 "an unknown option exits 2"
 done_testing

@@ -342,7 +342,9 @@ static void test_store(const struct ka_config *cfg) {
                    !ka_tmplstore_label_valid("a/b"),
            "label validity");
         ok(ka_tmplstore_name_valid("a/b c/d") && !ka_tmplstore_name_valid("a//b") && !ka_tmplstore_name_valid("a/") &&
-                   !ka_tmplstore_name_valid("/a") && !ka_tmplstore_name_valid("a\nb"),
+                   !ka_tmplstore_name_valid("/a") && !ka_tmplstore_name_valid("a\nb") &&
+                   !ka_tmplstore_name_valid("a/../b") && !ka_tmplstore_name_valid(".") &&
+                   ka_tmplstore_name_valid("a/.b/c..d"),
            "folder and job name validity");
 }
 
