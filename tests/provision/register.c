@@ -7,7 +7,6 @@
  * folder end to end (its pod is the registered template's, the agent comes
  * online, builds, and its pod goes), a job outside the folder is refused,
  * and a removed registration serves no more. */
-#include <curl/curl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "http/client.h"
 #include "tap.h"
 #include "util/buf.h"
 #include "util/fs.h"
@@ -36,39 +36,15 @@ static const char clouds[] = "    - kubernetes:\n"
                              "            containers:\n"
                              "              - {name: jnlp, image: busybox, command: sleep, args: infinity}\n";
 
-static size_t on_body(char *data, size_t size, size_t n, void *ud) {
-        ka_buf_append(ud, data, size * n);
-        return size * n;
-}
-
 /* What a pipeline's sh step does: curl -H 'Authorization: Bearer ...' -d @- URL. */
 static int request(int port, const char *method, const char *path, const char *token, const char *body, cJSON **ret) {
-        CURL *c = curl_easy_init();
-        char url[256], auth[128];
-        snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
-        struct ka_buf b = KA_BUF_INIT(0);
-        curl_easy_setopt(c, CURLOPT_URL, url);
-        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-        if (body)
-                curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-        struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-        if (token) {
-                snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-                h = curl_slist_append(h, auth);
-        }
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
-        long code = 0;
-        if (curl_easy_perform(c) == CURLE_OK)
-                curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-        curl_slist_free_all(h);
-        curl_easy_cleanup(c);
+        struct t_reply r = {0};
+        t_request(port, method, path, token, body, &r);
         if (ret)
-                *ret = b.len ? cJSON_Parse(b.data) : NULL;
-        ka_buf_free(&b);
-        return (int)code;
+                *ret = KA_TAKE(r.json);
+        int code = (int)r.code;
+        t_reply_clear(&r);
+        return code;
 }
 
 static bool have_msg(struct harness *h, void *ud) {

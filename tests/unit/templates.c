@@ -7,7 +7,6 @@
  * replacing a registration; and the store itself: its references (a
  * removed registration lives on for its agents), what jobs it allows, and
  * expiry on a clock the test moves. */
-#include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 
 #include "daemon/register.h"
 #include "fixture.h"
+#include "http/client.h"
 #include "http/templates.h"
 #include "tap.h"
 #include "util/buf.h"
@@ -42,35 +42,18 @@ static const char config[] =
         "        usageRestricted: true\n"
         "        allowedFolders: [team-a, team-b/apps]\n";
 
+/* The request and the headers these tests look at. */
 struct got {
         long code;
         char *body, *location, *www_auth;
         cJSON *json;
+        struct t_reply r;
 };
 
-static size_t on_body(char *data, size_t size, size_t n, void *ud) {
-        ka_buf_append(ud, data, size * n);
-        return size * n;
-}
-
-static size_t on_header(char *data, size_t size, size_t n, void *ud) {
-        struct got *g = ud;
-        size_t len = size * n;
-        char *line = ka_strndup(data, len);
-        line[strcspn(line, "\r\n")] = '\0';
-        if (!strncasecmp(line, "Location: ", 10))
-                g->location = ka_strdup(line + 10);
-        if (!strncasecmp(line, "WWW-Authenticate: ", 18))
-                g->www_auth = ka_strdup(line + 18);
-        free(line);
-        return len;
-}
-
 static void got_clear(struct got *g) {
-        free(g->body);
         free(g->location);
         free(g->www_auth);
-        cJSON_Delete(g->json);
+        t_reply_clear(&g->r);
         *g = (struct got){0};
 }
 
@@ -78,32 +61,12 @@ static void got_clear(struct got *g) {
 static void request(int port, const char *method, const char *path, const char *token, const char *body,
                     struct got *g) {
         got_clear(g);
-        CURL *c = curl_easy_init();
-        char url[256];
-        snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
-        struct ka_buf b = KA_BUF_INIT(0);
-        curl_easy_setopt(c, CURLOPT_URL, url);
-        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-        if (body)
-                curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-        curl_easy_setopt(c, CURLOPT_HEADERDATA, g);
-        struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-        char auth[128];
-        if (token) {
-                snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-                h = curl_slist_append(h, auth);
-        }
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-        if (curl_easy_perform(c) == CURLE_OK)
-                curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &g->code);
-        curl_slist_free_all(h);
-        curl_easy_cleanup(c);
-        g->body = ka_buf_steal(&b);
-        ka_buf_free(&b);
-        g->json = g->body ? cJSON_Parse(g->body) : NULL;
+        t_request(port, method, path, token, body, &g->r);
+        g->code = g->r.code;
+        g->body = g->r.body;
+        g->json = g->r.json;
+        g->location = t_header(&g->r, "Location");
+        g->www_auth = t_header(&g->r, "WWW-Authenticate");
 }
 
 /* The problems of a 400, one "where: message" per line. */
