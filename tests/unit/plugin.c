@@ -46,6 +46,11 @@ static void test_refusals(void) {
         is_int(load(&reg, "test-wrong-abi", &err), -EPROTO, "wrong ABI refused");
         like(err.msg, "test-wrong-abi.so: built for plugin ABI version 99, this kubeagent has version 1",
              "wrong ABI: clear reason naming the file");
+        is_int(load(&reg, "test-wrong-size", &err), -EPROTO, "another descriptor size refused");
+        _cleanup_free_ char *size_msg =
+                ka_asprintf("test-wrong-size.so: descriptor is %zu bytes, this kubeagent expects %zu",
+                            sizeof(struct kubeagent_plugin) - sizeof(void *), sizeof(struct kubeagent_plugin));
+        like(err.msg, size_msg, "wrong size: clear reason naming the file");
         is_int(load(&reg, "test-bad-signature", &err), -EPROTO, "other build options refused");
         like(err.msg, "build signature \"abi=1;asan=7;ptr=8\" differs from kubeagent's", "signature: clear reason");
 
@@ -94,7 +99,7 @@ static void test_refusals(void) {
         struct ka_registry reg3 = {0};
         int n = ka_registry_load_dir(&reg3, test_dir, &d);
         is_int(n, 4, "the four sound plugins of the test folder load");
-        is_int(d.errors, 5, "the five bad ones are refused, each with its reason");
+        is_int(d.errors, 6, "the six bad ones are refused, each with its reason");
         ka_diags_free(&d);
         ka_registry_free(&reg3);
 
