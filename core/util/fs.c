@@ -59,6 +59,8 @@ int ka_write_all(int fd, const void *data, size_t len) {
                         continue;
                 if (w < 0)
                         return -errno;
+                if (w == 0)
+                        return -EIO;
                 p += w;
                 len -= (size_t)w;
         }

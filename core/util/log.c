@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "fs.h"
 #include "json.h"
 #include "secret.h"
 #include "timeutil.h"
@@ -65,18 +66,6 @@ int ka_log_parse_format(const char *s, enum ka_log_format *ret) {
         return 0;
 }
 
-static void write_all(int fd, const char *p, size_t n) {
-        while (n) {
-                ssize_t w = write(fd, p, n);
-                if (w < 0 && errno == EINTR)
-                        continue;
-                if (w <= 0)
-                        return;
-                p += w;
-                n -= (size_t)w;
-        }
-}
-
 void ka_logv(enum ka_log_level level, const char *component, const char *fmt, va_list ap) {
         if (!ka_log_enabled(level))
                 return;
@@ -115,7 +104,7 @@ void ka_logv(enum ka_log_level level, const char *component, const char *fmt, va
                 ka_buf_putc(&line, '\n');
                 break;
         }
-        write_all(cfg.fd, line.data, line.len);
+        (void)ka_write_all(cfg.fd, line.data, line.len); /* nowhere to report it */
         ka_buf_free(&line);
 }
 
