@@ -147,6 +147,15 @@ static int help_for(const struct ka_registry *reg, const char *name) {
         return KA_EXIT_OK;
 }
 
+static void usage(FILE *f) {
+        fprintf(f,
+                "Usage: kubeagent plugins [-o text|json] [--help NAME]\n"
+                "\n"
+                "List the plugins kubeagent loads (from $KUBEAGENT_PLUGIN_PATH, or the config's\n"
+                "kubeagent.pluginPath and %s), or show the config keys of one.\n",
+                ka_plugin_default_dir());
+}
+
 int ka_cmd_plugins(struct ka_cli *cli, int argc, char **argv) {
         static const struct option options[] = {
                 {"output", required_argument, NULL, 'o'},
@@ -156,7 +165,7 @@ int ka_cmd_plugins(struct ka_cli *cli, int argc, char **argv) {
         const char *help_name = NULL, *output = "text";
         bool help = false;
         int c;
-        optind = 1;
+        optind = 0; /* 0: glibc re-reads the option string (main parsed with "+") */
         while ((c = getopt_long(argc, argv, "o:h", options, NULL)) != -1) {
                 switch (c) {
                 case 'o':
@@ -167,23 +176,15 @@ int ka_cmd_plugins(struct ka_cli *cli, int argc, char **argv) {
                         help_name = optarg;
                         break;
                 default:
-                        return KA_EXIT_USAGE;
+                        return ka_cli_usage(usage, false);
                 }
         }
         if (help && !help_name && optind < argc)
                 help_name = argv[optind++];
-        if (optind < argc || (strcmp(output, "text") != 0 && strcmp(output, "json") != 0)) {
-                fprintf(stderr, "Usage: kubeagent plugins [-o text|json] [--help NAME]\n");
-                return KA_EXIT_USAGE;
-        }
-        if (help && !help_name) {
-                printf("Usage: kubeagent plugins [-o text|json] [--help NAME]\n"
-                       "\n"
-                       "List the plugins kubeagent loads (from $KUBEAGENT_PLUGIN_PATH, or the config's\n"
-                       "kubeagent.pluginPath and %s), or show the config keys of one.\n",
-                       ka_plugin_default_dir());
-                return KA_EXIT_OK;
-        }
+        if (optind < argc || (strcmp(output, "text") != 0 && strcmp(output, "json") != 0))
+                return ka_cli_usage(usage, false);
+        if (help && !help_name)
+                return ka_cli_usage(usage, true);
         const struct ka_registry *reg;
         int rc = ka_cli_plugins(cli, &reg);
         if (rc == KA_EXIT_USAGE)
