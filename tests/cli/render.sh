@@ -25,7 +25,13 @@ expect_match "$out" "jenkins/label: maven_java" "the template the expression sel
 out=$("$KUBEAGENT" render -c "$ex/maven.yaml" -t maven --jenkins-url https://other.example.com --name m)
 expect_match "$out" "value: https://other.example.com/" "--jenkins-url overrides the cloud's"
 out=$("$KUBEAGENT" render -c "$ex/maven.yaml" -t maven)
-expect_match "$out" "  name: maven-" "without --name: template name and a random suffix"
+name1=$(printf '%s\n' "$out" | sed -n 's/^  name: //p')
+name2=$("$KUBEAGENT" render -c "$ex/maven.yaml" -t maven | sed -n 's/^  name: //p')
+case "$name1" in
+maven-[a-z0-9][a-z0-9][a-z0-9][a-z0-9][a-z0-9]) ok 0 "without --name: template name and a random suffix" ;;
+*) ok 1 "without --name: template name and a random suffix (got: $name1)" ;;
+esac
+[ "$name1" != "$name2" ]; ok $? "a new suffix each time ($name1, $name2)"
 
 out=$("$KUBEAGENT" render -c "$ex/inheritance.yaml" -t java17 --explain --name j)
 expect_match "$out" "image: gradle:8-jdk17  # template java17 containers build image (" "--explain, yaml"
