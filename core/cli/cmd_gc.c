@@ -122,7 +122,8 @@ int ka_cmd_gc(struct ka_cli *cli, int argc, char **argv) {
                 }
                 ka_diags_free(&diags);
                 if (ka_isempty(hc.listen) || !strcmp(hc.listen, "off") || !(base = endpoint_of(hc.listen)))
-                        fprintf(stderr, "kubeagent: kubeagent.http.listen is %s: say where kubeagentd listens with --url\n",
+                        fprintf(stderr,
+                                "kubeagent: kubeagent.http.listen is %s: say where kubeagentd listens with --url\n",
                                 ka_isempty(hc.listen) ? "off" : hc.listen);
                 ka_cfgmap_clear(ka_http_config_keys, &hc);
                 ka_config_free(cfg);
@@ -151,7 +152,8 @@ int ka_cmd_gc(struct ka_cli *cli, int argc, char **argv) {
         if (cc != CURLE_OK) {
                 fprintf(stderr, "kubeagent: cannot reach kubeagentd at %s: %s\n", base, curl_easy_strerror(cc));
         } else if (code != 200) {
-                fprintf(stderr, "kubeagent: kubeagentd at %s answered %ld: %s", base, code, body.data ? body.data : "\n");
+                fprintf(stderr, "kubeagent: kubeagentd at %s answered %ld: %s", base, code,
+                        body.data ? body.data : "\n");
         } else if (ka_json_parse(body.data, body.len, &answer, &err) < 0 ||
                    !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(answer, "collected"))) {
                 fprintf(stderr, "kubeagent: kubeagentd at %s: not a garbage collection's answer\n", base);
@@ -166,8 +168,8 @@ int ka_cmd_gc(struct ka_cli *cli, int argc, char **argv) {
                 if (!pods && !nodes)
                         printf("nothing to collect\n");
                 else
-                        printf("%zu pod%s and %zu node%s %s\n", pods, pods == 1 ? "" : "s", nodes, nodes == 1 ? "" : "s",
-                               dry ? "would be deleted" : "deleted");
+                        printf("%zu pod%s and %zu node%s %s\n", pods, pods == 1 ? "" : "s", nodes,
+                               nodes == 1 ? "" : "s", dry ? "would be deleted" : "deleted");
                 rc = KA_EXIT_OK;
         }
         cJSON_Delete(answer);
