@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <time.h>
 
-int64_t ka_time_now_ms(void);       /* CLOCK_MONOTONIC */
+int64_t ka_time_now_ms(void); /* CLOCK_MONOTONIC */
 /* CLOCK_MONOTONIC now + ms, for pthread_cond_timedwait() on a condition
  * created with that clock. */
 struct timespec ka_time_deadline(int64_t ms);
