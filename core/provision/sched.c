@@ -1185,7 +1185,6 @@ int ka_prov_new(const struct ka_prov_options *o, struct ka_prov **ret, struct ka
         pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
         pthread_cond_init(&P->gcr.cond, &ca);
         pthread_condattr_destroy(&ca);
-        P->started = now_ms();
         int r = ka_bus_core_new(o->bus, o->clock, &P->bus, err);
         if (r < 0) {
                 free(P);

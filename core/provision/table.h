@@ -116,7 +116,6 @@ struct ka_prov {
         struct cloudstate *clouds;
         uint64_t seq; /* for job ids */
         bool dirty;   /* something changed: plan again */
-        int64_t started;
         cJSON *gc_log;  /* what garbage collection did (ka_prov_gc_json) */
         struct {        /* a pass asked for (ka_prov_gc_run), answered under lock */
                 bool pending, running, done, dry;
