@@ -292,7 +292,6 @@ static int look_at_nodes(struct jk_frontend *fe, struct ka_error *err) {
                         gone(fe, a);
                         continue;
                 }
-                report(fe, a);
                 i++;
         }
         return 0;
@@ -382,6 +381,14 @@ static bool resumes(struct jk_frontend *fe, const struct jk_item *q, const struc
         return same;
 }
 
+/* Whether the controller has a node besides the built-in one. */
+static bool has_agents(const struct jk_frontend *fe) {
+        for (size_t i = 0; i < fe->computers.n; i++)
+                if (!fe->computers.v[i].built_in)
+                        return true;
+        return false;
+}
+
 /* Where an item's demand goes: *ret_expr (a label expression, "" for none)
  * or *ret_node (resume that node); false when it is no demand for us. */
 static bool classify(struct jk_frontend *fe, const struct jk_item *q, const struct item *prev, char **ret_expr,
@@ -392,7 +399,11 @@ static bool classify(struct jk_frontend *fe, const struct jk_item *q, const stru
         case JK_WHY_NONE:
                 return false;
         case JK_WHY_ANY:
-                /* no label, or no agents at all on the controller (the label is then not told) */
+                /* no label, or no agents at all on the controller: then Jenkins does not tell the
+                 * label; a pipeline block's shows once the placeholder node exists (need_anchor()),
+                 * and until then it is no demand (not demand for no label, which fails it) */
+                if (!prev && !q->task_label && q->pipeline_block && !has_agents(fe))
+                        return false;
                 *ret_expr = cu_strdup(prev && prev->expression ? prev->expression : q->task_label ? q->task_label : "");
                 return true;
         case JK_WHY_LABEL:
@@ -516,11 +527,8 @@ static void send_demand(struct jk_frontend *fe) {
  * hides demand, create one that never runs a build: EXCLUSIVE, no label,
  * temporarily offline, never connected.  It stays (it costs nothing). */
 static void need_anchor(struct jk_frontend *fe, const struct jk_queue *q) {
-        if (fe->anchor_tried)
+        if (fe->anchor_tried || has_agents(fe))
                 return;
-        for (size_t i = 0; i < fe->computers.n; i++)
-                if (!fe->computers.v[i].built_in)
-                        return;
         bool hidden = false;
         for (size_t i = 0; i < q->n && !hidden; i++)
                 hidden = q->v[i].buildable && q->v[i].pipeline_block && q->v[i].why.kind == JK_WHY_ANY;
@@ -847,8 +855,14 @@ int64_t jk_frontend_cycle(struct jk_frontend *fe) {
                 retry_pending(fe);
                 r = look_at_nodes(fe, &err);
         }
-        if (r == 0)
+        if (r == 0) {
+                /* the queue before the nodes' states: a core told that an agent is busy before
+                 * it learns that the item the agent took left the queue would plan a second
+                 * agent for the item that agent had been planned for */
                 r = look_at_queue(fe, &err);
+                for (size_t i = 0; i < fe->n_agents; i++)
+                        report(fe, fe->agents[i]);
+        }
         if (r < 0) {
                 jk_log(DEBUG, "%s", err.msg);   /* the client logged the change of health */
                 fe->failures++;
