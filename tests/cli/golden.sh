@@ -8,8 +8,10 @@
 
 cd "$top_srcdir" || exit 1
 SOURCE_DATE_EPOCH=0
-export SOURCE_DATE_EPOCH
-unset KUBERNETES_JENKINS_URL
+# a cloud without jenkinsUrl (demo.yaml: kubeagentd takes the controller's
+# own root URL) renders with this one, as the plugin does from the variable
+KUBERNETES_JENKINS_URL=http://jenkins.example.com/
+export SOURCE_DATE_EPOCH KUBERNETES_JENKINS_URL
 out=$(tmpdir)
 
 # render_all EXAMPLE: every template of it, one YAML document each
