@@ -201,8 +201,7 @@ struct ka_template {
         char *id;
         char *name;
         char *namespace_;
-        char *label;        /* whitespace-separated atoms, as written (trimmed) */
-        char **label_atoms; /* parsed (quotes allowed), never NULL */
+        char *label; /* whitespace-separated atoms, as written (trimmed) */
         enum ka_node_usage node_usage_mode;
         char *inherit_from;              /* space-separated template names */
         char *agent_container;           /* NULL ⇒ "jnlp" */

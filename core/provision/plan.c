@@ -189,7 +189,7 @@ bool ka_plan_template_for_labels(const struct ka_prov *P, const char *labels, si
         for (size_t ci = 0; !found && ci < P->o.cfg->n_clouds; ci++) {
                 const struct ka_cloud *c = P->o.cfg->clouds[ci];
                 for (size_t ti = 0; !found && ti < c->n_templates; ti++) {
-                        char *const *have = c->templates[ti]->label_atoms;
+                        _cleanup_(ka_strv_freep) char **have = ka_label_atoms(c->templates[ti]->label);
                         bool same = ka_strv_len(have) == ka_strv_len(want);
                         for (size_t i = 0; same && want[i]; i++)
                                 same = ka_strv_contains(have, want[i]);

@@ -431,9 +431,10 @@ void h_demand(struct harness *h, const char *expression, const int64_t *ids, siz
         h_demand_job(h, expression, NULL, ids, n);
 }
 
-void h_demand_job(struct harness *h, const char *expression, const char *job, const int64_t *ids, size_t n) {
+static void send_demand(struct harness *h, const char *key, const char *value, const char *job,
+                        const int64_t *ids, size_t n) {
         cJSON *m = cJSON_CreateObject();
-        ka_json_set_str(m, "expression", expression);
+        ka_json_set_str(m, key, value);
         cJSON *items = cJSON_CreateArray();
         for (size_t i = 0; i < n; i++) {
                 cJSON *it = cJSON_CreateObject();
@@ -445,9 +446,18 @@ void h_demand_job(struct harness *h, const char *expression, const char *job, co
         ka_json_set(m, "items", items);
         if (!h->demand)
                 h->demand = cJSON_CreateObject();
-        cJSON_DeleteItemFromObjectCaseSensitive(h->demand, expression);
-        cJSON_AddItemToObject(h->demand, expression, cJSON_Duplicate(m, true));
+        _cleanup_free_ char *slot = ka_asprintf("%s:%s", key, value);
+        cJSON_DeleteItemFromObjectCaseSensitive(h->demand, slot);
+        cJSON_AddItemToObject(h->demand, slot, cJSON_Duplicate(m, true));
         h_send(h, "demand", m);
+}
+
+void h_demand_job(struct harness *h, const char *expression, const char *job, const int64_t *ids, size_t n) {
+        send_demand(h, "expression", expression, job, ids, n);
+}
+
+void h_demand_node(struct harness *h, const char *name, const int64_t *ids, size_t n) {
+        send_demand(h, "node", name, NULL, ids, n);
 }
 
 static void say_hello(struct harness *h) {

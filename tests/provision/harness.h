@@ -150,6 +150,9 @@ void h_send(struct harness *h, const char *type, cJSON *payload); /* takes paylo
 void h_demand(struct harness *h, const char *expression, const int64_t *ids, size_t n);
 /* The same, the items being builds of job (a full name, "team-a/app"). */
 void h_demand_job(struct harness *h, const char *expression, const char *job, const int64_t *ids, size_t n);
+/* demand for the node name (a pipeline resumed after a controller restart
+ * waits for the very node it ran on); n 0 withdraws it. */
+void h_demand_node(struct harness *h, const char *name, const int64_t *ids, size_t n);
 void h_node_state(struct harness *h, const char *name, const char *state, const char *result);
 /* Jenkins at work: every online node takes the next waiting item of
  * expression (ids, *waiting of them; the demand is updated) and finishes

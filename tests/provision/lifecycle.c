@@ -2,6 +2,8 @@
  *   - retention: each policy keeps or deletes the pod as §1.8 says (kept
  *     pods are marked kubeagent.io/kept), default defers to the cloud;
  *   - idleMinutes: an idle agent takes the next build of its label;
+ *   - bring back: a node waited for by name gets its pod back (a pipeline
+ *     resumed after a Jenkins restart);
  *   - restart: a new core adopts the pods it finds, and a burst goes on
  *     across a restart with no pod created twice and nothing left over;
  *   - garbage collection: exactly the orphans go — pods with a stale
@@ -200,6 +202,31 @@ static void reuse_and_restart(struct harness *h) {
         free(name);
 }
 
+static bool pod_present(struct harness *h, void *ud) {
+        return h_pod(h, ud) != NULL;
+}
+
+/* A pipeline resumed after a Jenkins restart waits for the very node it
+ * ran on; the node is there (offline) but its pod is not: the pod comes
+ * back under the node's name, from the template with the node's labels. */
+static void bring_back(struct harness *h) {
+        const char *name = "t-reuse-back1";
+        size_t registers = h_count(h, "agent.register");
+        h_node_add(h, name, "reuse");
+        int64_t id = 40;
+        h_demand_node(h, name, &id, 1);
+        ok(h_until(h, 20000, pod_present, (void *)name), "bring back: the node's pod is created under its name");
+        const cJSON *pod = h_pod(h, name);
+        is_str(pod ? ka_json_str(ka_json_path(pod, "metadata.labels"), "jenkins/label") : NULL, "reuse",
+               "bring back: from the template with the node's labels");
+        ok(h_until(h, 20000, h_is_online, (void *)name), "bring back: the agent reconnects");
+        is_int(h_count(h, "agent.register") - registers, 1, "bring back: the node is registered once, by name");
+        h_demand_node(h, name, NULL, 0);
+        h_node_state(h, name, "busy", NULL);
+        h_node_state(h, name, "gone", NULL);
+        ok(h_until(h, 20000, table_empty, NULL), "bring back: the agent ends with its node");
+}
+
 struct burst {
         int64_t ids[6];
         size_t waiting, served;
@@ -327,6 +354,7 @@ int main(void) {
         retention(&h);
         dynamic_pvc(&h);
         reuse_and_restart(&h);
+        bring_back(&h);
         burst_across_restart(&h);
         gc(&h);
         h_stop(&h);
