@@ -235,7 +235,7 @@ static int check(const struct ka_tmplstore *s, const struct ka_tmplstore_reg *r,
 }
 
 int ka_tmplstore_add(struct ka_tmplstore *s, struct ka_tmplstore_reg *r, bool *ret_replaced, struct ka_error *err) {
-        size_t ci;
+        size_t ci = 0; /* set by check(); GCC -O2 cannot see it */
         int rc = check(s, r, &ci, err);
         if (rc < 0)
                 return rc;
