@@ -133,8 +133,8 @@ int ka_bus_base_init(struct ka_bus_base *b, const struct ka_bus_config *cfg, con
         b->skew_ms = ms_or(cfg->max_clock_skew, 60000);
         b->reconnect_max_ms = ms_or(cfg->reconnect_interval_max, 5000);
         b->max_message = (size_t)ms_or(cfg->max_message_size, 1 << 20);
-        b->out = (struct ka_buf)KA_BUF_INIT(b->max_message + KA_BUS_FRAME_HDR + KA_BUS_TAG_LEN);
-        b->plain = (struct ka_buf)KA_BUF_INIT(b->max_message);
+        b->out = (struct ka_buf)KA_BUF_INIT_SECRET(b->max_message + KA_BUS_FRAME_HDR + KA_BUS_TAG_LEN);
+        b->plain = (struct ka_buf)KA_BUF_INIT_SECRET(b->max_message);
         random_hex(b->instance, KA_BUS_INSTANCE_LEN);
         int r;
         if (!ka_isempty(cfg->key_file)) {

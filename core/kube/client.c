@@ -554,7 +554,7 @@ static void perform(struct exchange *x, struct handle *h, const struct ka_kube_e
         hdrs = curl_slist_append(hdrs, "Expect:");
         const char *auth_kind = NULL;
         if (https && e->ep.bearer_token) {
-                struct ka_buf a = KA_BUF_INIT(0);
+                struct ka_buf a = KA_BUF_INIT_SECRET(0);
                 ka_buf_printf(&a, "Authorization: Bearer %s", e->ep.bearer_token);
                 hdrs = curl_slist_append(hdrs, a.data);
                 ka_buf_free_secret(&a);
@@ -831,7 +831,7 @@ static char *raw_head(struct ka_kube *k, const struct ka_kube_endpoint *e, const
         if (ka_startswith(url, "https://") && e->ep.bearer_token) {
                 ka_buf_printf(&h, "Authorization: Bearer %s\r\n", e->ep.bearer_token);
         } else if (ka_startswith(url, "https://") && e->ep.username && e->ep.password) {
-                struct ka_buf up = KA_BUF_INIT(0);
+                struct ka_buf up = KA_BUF_INIT_SECRET(0);
                 ka_buf_printf(&up, "%s:%s", e->ep.username, e->ep.password);
                 char *b64 = ka_base64_encode(up.data, up.len);
                 ka_buf_printf(&h, "Authorization: Basic %s\r\n", b64);

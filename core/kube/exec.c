@@ -154,7 +154,7 @@ static void squote(struct ka_buf *b, const char *s) {
 
 int ka_exec_shell_script(const char *cwd, const char *const *env, const char *const *argv, char **ret,
                          struct ka_error *err) {
-        struct ka_buf b = KA_BUF_INIT(0);
+        struct ka_buf b = KA_BUF_INIT_SECRET(0); /* env values may be secrets */
         if (cwd) {
                 ka_buf_puts(&b, "cd ");
                 dquote(&b, cwd);

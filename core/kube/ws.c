@@ -592,7 +592,7 @@ int ka_ws_connect(const struct ka_ws_io *io, const struct ka_ws_options *o, stru
                   struct ka_ws_refusal *refusal, struct ka_error *err) {
         int64_t deadline = ka_time_now_ms() + (o->timeout_ms > 0 ? o->timeout_ms : 30000);
         _cleanup_free_ char *key = ka_ws_key_new();
-        struct ka_buf req = KA_BUF_INIT(0);
+        struct ka_buf req = KA_BUF_INIT_SECRET(0);
         ka_buf_printf(&req,
                       "%sConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
                       "Sec-WebSocket-Key: %s\r\n",
@@ -650,7 +650,7 @@ int ka_ws_connect(const struct ka_ws_io *io, const struct ka_ws_options *o, stru
         w->io = *io;
         w->protocol = protocol;
         w->max_queue = o->max_queue ? o->max_queue : 4u << 20;
-        w->out = (struct ka_buf)KA_BUF_INIT(0);
+        w->out = (struct ka_buf)KA_BUF_INIT_SECRET(0);
         ka_ws_decoder_init(&w->dec);
         w->rbuf = ka_malloc(READ_CHUNK);
         w->early_len = raw.len;

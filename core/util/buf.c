@@ -16,7 +16,15 @@ static int reserve(struct ka_buf *b, size_t extra) {
         size_t cap = b->cap ? b->cap : 64;
         while (cap < need)
                 cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-        b->data = ka_realloc(b->data, cap);
+        if (b->secret && b->data) {
+                char *n = ka_malloc(cap);
+                memcpy(n, b->data, b->len + 1);
+                ka_wipe(b->data, b->cap);
+                free(b->data);
+                b->data = n;
+        } else {
+                b->data = ka_realloc(b->data, cap);
+        }
         b->cap = cap;
         return 0;
 }
@@ -69,11 +77,15 @@ void ka_buf_consume(struct ka_buf *b, size_t n) {
                 return;
         }
         memmove(b->data, b->data + n, b->len - n);
+        if (b->secret)
+                ka_wipe(b->data + b->len - n, n);
         b->len -= n;
         b->data[b->len] = '\0';
 }
 
 void ka_buf_reset(struct ka_buf *b) {
+        if (b->secret && b->data)
+                ka_wipe(b->data, b->len);
         b->len = 0;
         if (b->data)
                 b->data[0] = '\0';

@@ -22,7 +22,7 @@ int ka_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len,
                 close(fd);
                 return ka_error_set(err, -e, "%s: %s", path, strerror(e));
         }
-        struct ka_buf b = KA_BUF_INIT(max);
+        struct ka_buf b = KA_BUF_INIT_SECRET(max); /* a token file, a key */
         char chunk[65536];
         for (;;) {
                 ssize_t n = read(fd, chunk, sizeof(chunk));
