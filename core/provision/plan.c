@@ -213,25 +213,31 @@ static void plan_item(struct ka_prov *P, struct frontend *fe, struct counts *k, 
                 if (a) {
                         if (a->fe == fe && a->failed)
                                 ka_sched_fail_items(P, fe, &it->id, 1, a->end_reason, d);
-                        return; /* on its way out: what waits for it will wait for the label */
+                        return; /* here, or on its way out: once it went, it can come back */
                 }
                 const struct nodeview *nv = ka_hashmap_get(&fe->nodes, d->node);
+                const struct forgotten *f = ka_hashmap_get(&P->forgotten, d->node);
                 size_t ci, ti;
-                if (!nv || !nv->labels) {
+                if (nv && nv->labels) {
+                        if (!ka_plan_template_for_labels(P, nv->labels, &ci, &ti)) {
+                                char msg[512];
+                                snprintf(msg, sizeof(msg), "no template has the labels of node %s (\"%s\")", d->node,
+                                         nv->labels);
+                                ka_sched_fail_items(P, fe, &it->id, 1, msg, d);
+                                return;
+                        }
+                } else if (f && f->fe == fe && f->ti != SIZE_MAX) {
+                        ci = f->ci; /* an agent that ended, its node deleted: both come back */
+                        ti = f->ti;
+                } else {
                         ka_log_debug("provision", "item %" PRId64 " waits for node %s, which kubeagent does not know",
                                      it->id, d->node);
                         return;
                 }
-                if (!ka_plan_template_for_labels(P, nv->labels, &ci, &ti)) {
-                        char msg[512];
-                        snprintf(msg, sizeof(msg), "no template has the labels of node %s (\"%s\")", d->node,
-                                 nv->labels);
-                        ka_sched_fail_items(P, fe, &it->id, 1, msg, d);
-                        return;
-                }
                 if (!P->clouds[ci].listed || !room(P, k, ci, ti, 0))
                         return;
-                ka_log_info("provision", "node %s has no pod: bringing it back", d->node);
+                ka_log_info("provision", "%s %s has no pod: bringing it back", nv ? "node" : "the ended agent", d->node);
+                free(ka_hashmap_remove(&P->forgotten, d->node));
                 plan(P, fe, k, ci, ti, 0, d->node, it);
                 return;
         }

@@ -171,9 +171,9 @@ static void agent_free(struct agent *a) {
 #define FORGOTTEN_KEEP_MS (10 * 60000)
 
 static void agent_forget(struct ka_prov *P, struct agent *a) {
-        int64_t *when = ka_new0(int64_t, 1);
-        *when = now_ms();
-        free(ka_hashmap_put(&P->forgotten, a->name, when));
+        struct forgotten *f = ka_new0(struct forgotten, 1);
+        *f = (struct forgotten){.at = now_ms(), .fe = a->fe, .ci = a->ci, .ti = a->ti};
+        free(ka_hashmap_put(&P->forgotten, a->name, f));
         ka_hashmap_remove(&P->agents, a->name);
         agent_free(a);
         P->dirty = true;
@@ -478,6 +478,24 @@ static void on_synced(struct ka_prov *P, struct frontend *fe) {
         P->dirty = true;
 }
 
+/* Whether an item waits for this agent's very node: a pipeline block that
+ * ran on it before a controller restart resumes only there. */
+static bool node_awaited(const struct agent *a) {
+        char *key = ka_asprintf("n:%s", a->name);
+        bool awaited = ka_hashmap_get(&a->fe->demand, key) != NULL;
+        free(key);
+        return awaited;
+}
+
+/* What the node's state means for its agent.  A single-use agent is done
+ * after its build -- unless a resumed block waits for its node (another
+ * item took the node first, as Jenkins may when it comes back online). */
+static void check_node(struct ka_prov *P, struct agent *a) {
+        if (!a->ending && a->state == AS_IDLE && a->ever_busy && a->tmpl && a->tmpl->idle_minutes <= 0 &&
+            !node_awaited(a))
+                ka_sched_end(P, a, "its build finished (a single-use agent)", false, false);
+}
+
 static void on_demand(struct ka_prov *P, struct frontend *fe, const cJSON *m) {
         const char *expr = ka_json_str(m, "expression"), *node = ka_json_str(m, "node");
         if (!!expr == !!node) {
@@ -490,6 +508,9 @@ static void on_demand(struct ka_prov *P, struct frontend *fe, const cJSON *m) {
         if (cJSON_GetArraySize(items) == 0) {
                 demand_free(old);
                 free(key);
+                struct agent *a = node ? frontend_agent(P, fe, node) : NULL;
+                if (a)
+                        check_node(P, a); /* nothing waits for its node any more */
                 P->dirty = true;
                 return;
         }
@@ -553,12 +574,6 @@ static void on_register_failed(struct ka_prov *P, struct frontend *fe, const cJS
         char msg[KA_ERROR_MSG_MAX];
         snprintf(msg, sizeof(msg), "%s could not register the agent: %s", fe->name, error);
         fail(P, a, "RegisterFailed", msg, true);
-}
-
-/* What the node's state means for its agent. */
-static void check_node(struct ka_prov *P, struct agent *a) {
-        if (!a->ending && a->state == AS_IDLE && a->ever_busy && a->tmpl && a->tmpl->idle_minutes <= 0)
-                ka_sched_end(P, a, "its build finished (a single-use agent)", false, false);
 }
 
 static void on_state(struct ka_prov *P, struct frontend *fe, const cJSON *m) {
@@ -1041,7 +1056,7 @@ static int64_t timers(struct ka_prov *P) {
         const char *key;
         it = 0;
         while (ka_hashmap_next(&P->forgotten, &it, &key, &a)) {
-                if (t - *(int64_t *)a > FORGOTTEN_KEEP_MS) {
+                if (t - ((const struct forgotten *)a)->at > FORGOTTEN_KEEP_MS) {
                         old = ka_reallocarray(old, n_old + 1, sizeof(*old));
                         old[n_old++] = key;
                 }

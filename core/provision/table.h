@@ -106,13 +106,22 @@ struct cloudstate {
         char **remote_fs;  /* per template: the agent container's working directory */
 };
 
+/* An agent that ended lately: when, and where it ran -- a pipeline block
+ * resumed after a controller restart may wait for its node, which then
+ * comes back under the same name. */
+struct forgotten {
+        int64_t at;
+        const struct frontend *fe;
+        size_t ci, ti; /* ti == SIZE_MAX: the template is gone */
+};
+
 struct ka_prov {
         struct ka_prov_options o;
         struct ka_bus_core *bus;
         pthread_mutex_t lock;
         struct ka_hashmap agents;    /* name -> struct agent */
         struct ka_hashmap frontends; /* peer name -> struct frontend */
-        struct ka_hashmap forgotten; /* agents that ended lately -> when (int64_t *): a late list must not revive them */
+        struct ka_hashmap forgotten; /* agents that ended lately -> struct forgotten: a late list must not revive them */
         struct cloudstate *clouds;
         uint64_t seq; /* for job ids */
         bool dirty;   /* something changed: plan again */

@@ -582,6 +582,12 @@ static void do_create(struct task *t) {
                                 /* deleted between the two: the next try creates it */
                                 ka_error_set(&err, -EAGAIN, "pod %s/%s existed and is gone again", t->ns, t->name);
                                 r = -EAGAIN;
+                        } else if (r == 0 && ka_json_path(stored, "metadata.deletionTimestamp")) {
+                                /* an earlier agent's pod of that name, on its way out: ours once it went */
+                                ka_error_set(&err, -EAGAIN, "pod %s/%s is still being deleted", t->ns, t->name);
+                                cJSON_Delete(stored);
+                                stored = NULL;
+                                r = -EAGAIN;
                         }
                 }
         } else {

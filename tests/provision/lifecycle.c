@@ -3,7 +3,10 @@
  *     pods are marked kubeagent.io/kept), default defers to the cloud;
  *   - idleMinutes: an idle agent takes the next build of its label;
  *   - bring back: a node waited for by name gets its pod back (a pipeline
- *     resumed after a Jenkins restart);
+ *     resumed after a Jenkins restart); a single-use agent whose node
+ *     another build took first stays for the resumed one, and one that
+ *     ended meanwhile comes back under its name, its pod once the old one
+ *     went;
  *   - restart: a new core adopts the pods it finds, and a burst goes on
  *     across a restart with no pod created twice and nothing left over;
  *   - garbage collection: exactly the orphans go — pods with a stale
@@ -206,6 +209,70 @@ static bool pod_present(struct harness *h, void *ud) {
         return h_pod(h, ud) != NULL;
 }
 
+/* Agent ud (a name) is ending, or gone from the table. */
+static bool ended(struct harness *h, void *ud) {
+        cJSON *a = ka_prov_agents_json(h->prov);
+        bool done = true;
+        const cJSON *e;
+        cJSON_ArrayForEach(e, a) {
+                if (ka_streq(ka_json_str(e, "name"), ud))
+                        done = strstr("ending|ended", ka_json_str(e, "state")) != NULL;
+        }
+        cJSON_Delete(a);
+        return done;
+}
+
+/* The agent planned for the next item of expression: its name (the
+ * caller frees it), once it is online. */
+static char *next_agent(struct harness *h, const char *expression, int64_t id) {
+        size_t registers = h_count(h, "agent.register");
+        h_demand(h, expression, &id, 1);
+        if (!h_until(h, 20000, h_registers_over, (void *)(uintptr_t)registers))
+                return NULL;
+        char *name = ka_strdup(ka_json_str(h_msg(h, "agent.register", registers), "name"));
+        return h_until(h, 20000, h_is_online, name) ? name : (free(name), NULL);
+}
+
+/* After a Jenkins restart the node of a single-use agent came back online
+ * and another build took it first; the resumed block waits for the node by
+ * name.  The agent stays for it; once nothing waits for it, it goes.  When
+ * the block waits for a node that ended meanwhile, node and pod come back
+ * under the name (the pod once its predecessor is gone). */
+static void resumed_elsewhere(struct harness *h) {
+        char *name = next_agent(h, "dflt", 70);
+        ok(name != NULL, "resumed: a single-use agent online");
+        if (!name)
+                return;
+        h_node_state(h, name, "busy", NULL); /* the block that will resume on it */
+        h_demand(h, "dflt", NULL, 0);
+        int64_t id = 71;
+        h_demand_node(h, name, &id, 1); /* Jenkins restarted: the block waits for the node by name */
+        h_node_state(h, name, "busy", NULL); /* another build took the node first */
+        h_node_state(h, name, "idle", "SUCCESS");
+        struct in_state idle = {name, "idle|ending|ended"};
+        ok(h_until(h, 20000, agent_in, &idle), "resumed: the other build finished");
+        struct in_state still = {name, "idle"};
+        ok(agent_in(h, &still), "resumed: the single-use agent stays while a block waits for its node");
+        h_demand_node(h, name, NULL, 0); /* the block resumed elsewhere, or was cancelled */
+        ok(h_until(h, 20000, ended, name), "resumed: it ends once nothing waits for it");
+        ok(h_until(h, 20000, table_empty, NULL), "resumed: its node is deleted");
+
+        size_t registers = h_count(h, "agent.register");
+        id = 72;
+        h_demand_node(h, name, &id, 1); /* a block waits for the node of an agent that ended */
+        ok(h_until(h, 20000, h_registers_over, (void *)(uintptr_t)registers) &&
+                   ka_streq(ka_json_str(h_msg(h, "agent.register", registers), "name"), name),
+           "resumed: an ended agent's node is registered again under its name");
+        ok(h_until(h, 20000, h_is_online, name), "resumed: with a new pod of that name, whose agent connects");
+        ok(h_log_contains(h, "the ended agent ") && h_log_contains(h, " has no pod: bringing it back"),
+           "resumed: the log says so");
+        h_demand_node(h, name, NULL, 0);
+        h_node_state(h, name, "busy", NULL);
+        h_node_state(h, name, "idle", "SUCCESS");
+        ok(h_until(h, 20000, table_empty, NULL), "resumed: and it ends after its build");
+        free(name);
+}
+
 /* A pipeline resumed after a Jenkins restart waits for the very node it
  * ran on; the node is there (offline) but its pod is not: the pod comes
  * back under the node's name, from the template with the node's labels. */
@@ -355,6 +422,7 @@ int main(void) {
         dynamic_pvc(&h);
         reuse_and_restart(&h);
         bring_back(&h);
+        resumed_elsewhere(&h);
         burst_across_restart(&h);
         gc(&h);
         h_stop(&h);
