@@ -16,6 +16,7 @@
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/str.h"
+#include "util/timeutil.h"
 
 bool ka_plan_live(const struct agent *a) {
         return !a->ending;
@@ -396,6 +397,19 @@ void ka_plan(struct ka_prov *P, struct frontend *fe) {
                 }
         }
         free(free_agents);
+        /* an agent online that no waiting item wants came for an item another
+         * agent took: it is surplus, and goes after a gcPeriod (sched.c) */
+        int64_t t = ka_time_now_ms();
+        it = 0;
+        while (ka_hashmap_next(&P->agents, &it, NULL, &v)) {
+                struct agent *a = v;
+                if (a->fe != fe)
+                        continue;
+                if (a->assigned || a->state != AS_ONLINE)
+                        a->unwanted_since = 0;
+                else if (!a->unwanted_since)
+                        a->unwanted_since = t;
+        }
         struct counts k = {0};
         counts_init(P, &k);
         for (size_t i = 0; i < n; i++)

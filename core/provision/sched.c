@@ -28,7 +28,8 @@
 
 const struct kubeagent_config_key ka_prov_config_keys[] = {
         {"gcPeriod", KUBEAGENT_CFG_DURATION, "60", 0, offsetof(struct ka_prov_config, gc_period),
-         "how often garbage collection looks for orphan pods, and how long a node without a pod may stay"},
+         "how often garbage collection looks for orphan pods, how long a node without a pod may stay, and how "
+         "long an online agent no build wants may stay"},
         {NULL, 0, NULL, 0, 0, NULL},
 };
 
@@ -1020,6 +1021,15 @@ static int64_t agent_timers(struct ka_prov *P, struct agent *a, int64_t t) {
                                  a->cloud->retention_timeout_min);
                         ka_sched_end(P, a, why, false, false);
                         return INT64_MAX;
+                }
+                /* surplus (plan.c): only while its frontend's view is current */
+                if (a->unwanted_since && a->fe->synced) {
+                        if (t >= a->unwanted_since + P->o.gc_period_ms) {
+                                ka_sched_end(P, a, "no build waits for it (another agent took the one it came for)",
+                                             false, false);
+                                return INT64_MAX;
+                        }
+                        return KA_MIN(a->online_at + limit, a->unwanted_since + P->o.gc_period_ms);
                 }
                 return a->online_at + limit;
         }

@@ -86,6 +86,7 @@ struct agent {
         bool registered, pod_job, created, ever_ready, ever_online, ever_busy;
         bool ending, pod_done, node_done, node_delete_sent, failed, permanent;
         bool assigned; /* plan.c: covers an item this round */
+        int64_t unwanted_since; /* plan.c: online, and no waiting item it serves, since (0: wanted) */
         char *node_state, *build_result, *end_reason;
         struct ka_pod_summary pod;
         int64_t demand_at, planned_at, submitted_at, created_at, ready_at, online_at, idle_since, ended_at;
