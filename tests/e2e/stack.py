@@ -20,10 +20,12 @@ import http.client
 import json
 import os
 import select
+import shutil
 import signal
 import ssl
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -32,8 +34,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 SIM_DIR = os.path.join(TOP, "tests", "sim")
 
-# The label kubeagent puts on every pod it creates (core/bus/PROTOCOL.md).
+# The label kubeagent puts on every pod it creates, and the annotation on
+# a pod its retention policy kept (core/bus/PROTOCOL.md).
 CLOUD_LABEL = "kubeagent.io/cloud"
+KEPT_ANNOTATION = "kubeagent.io/kept"
 # The node the Jenkins frontend keeps so that Jenkins names the labels
 # pipelines wait for (plugins/frontends/jenkins/frontend.c, need_anchor()):
 # "<namePrefix>anchor", never an agent.
@@ -244,6 +248,32 @@ class JenkinsSim(SimProcess):
             self.events.extend(new)
         return new
 
+    def wait_event(self, what, pred, timeout):
+        """The first controller event (old or new) for which pred holds."""
+        def found():
+            self.poll_events()
+            return next((e for e in self.events if pred(e)), None)
+        return wait_for(what, found, timeout)
+
+    def run_of(self, job, number=1):
+        """The run job #number (admin /builds), or None."""
+        return next((b for b in self.builds() if b["job"] == job and b["number"] == number), None)
+
+    def wait_finished(self, job, timeout, number=1):
+        """Until job #number is no longer building: the run."""
+        return wait_for("%s #%d to finish" % (job, number),
+                        lambda: next((b for b in [self.run_of(job, number)] if b and not b["building"]), None),
+                        timeout)
+
+    def cancel(self, item):
+        """Cancel a queue item through the controller's HTTP interface, as admin."""
+        import base64
+        auth = base64.b64encode(("admin:%s" % self.read("token-admin")).encode()).decode()
+        status, data, _ = _http("POST", "%squeue/cancelItem?id=%d" % (self.url, item), b"",
+                                {"Authorization": "Basic " + auth})
+        if status != 204:
+            raise RuntimeError("cancelling queue item %d: %d %s" % (item, status, data[:200]))
+
 class PodWatch:
     """Every pod carrying kubeagent's cloud label, in every namespace, followed
     on a Kubernetes watch from its own thread: when each was added and
@@ -256,7 +286,8 @@ class PodWatch:
     def __init__(self, kube):
         self.kube = kube
         self.cond = threading.Condition()
-        self.pods = {}         # (namespace, name) -> {uid, obj, added, deleted}
+        self.pods = {}         # (namespace, name) -> {uid, obj, added, deleted} of the last pod of that name
+        self.created = {}      # (namespace, name) -> how many pods of that name were seen
         self.live = {}         # namespace -> names of the pods that exist
         self.active = {}       # namespace -> names of the pods that exist and are not being deleted
         self.max_active = {}   # namespace -> the most active at once
@@ -331,6 +362,7 @@ class PodWatch:
         rec = self.pods.get(key)
         if rec is None or (rec["uid"] != md.get("uid")):
             rec = self.pods[key] = {"uid": md.get("uid"), "added": now, "deleted": None}
+            self.created[key] = self.created.get(key, 0) + 1
         rec["obj"] = p
         ns, name = md["namespace"], md["name"]
         live = self.live.setdefault(ns, set())
@@ -349,6 +381,28 @@ class PodWatch:
     def live_names(self):
         """The pods that exist now (under cond)."""
         return set().union(*self.live.values()) if self.live else set()
+
+    def wait(self, what, pred, timeout):
+        """Block until pred(self) holds, checked after every watch event under
+        cond; its value.  Raises Timeout naming `what` otherwise."""
+        end = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                got = pred(self)
+                if got:
+                    return got
+                if self.error:
+                    raise RuntimeError(self.error)
+                left = end - time.monotonic()
+                if left <= 0:
+                    raise Timeout("timed out after %.0f s waiting for %s (pods: %s)"
+                                  % (timeout, what, _short(sorted(self.live_names()))))
+                self.cond.wait(left)
+
+    def pod(self, name):
+        """The last pod of that name seen, in any namespace: its record
+        ({uid, obj, added, deleted}) or None (under cond)."""
+        return next((rec for (ns, n), rec in self.pods.items() if n == name), None)
 
 
 class Daemon:
@@ -427,6 +481,16 @@ class Daemon:
     def log_tail(self, n=30):
         return "".join(self.log_text().splitlines(True)[-n:])
 
+    def wait_log(self, what, text, timeout):
+        """Until its log has a line containing text: that line."""
+        return wait_for(what, lambda: next((x for x in self.log_text().splitlines() if text in x), None), timeout)
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        self.proc = None
+        self.base = None
+
     def stop(self):
         """SIGTERM; the exit status (0 expected), or None if it was not running."""
         if self.proc is None:
@@ -457,6 +521,8 @@ class Stack:
         env = dict(os.environ, KUBEAGENT_PLUGIN_PATH=self.build["plugins"])
         self.daemon = Daemon(self.build["kubeagentd"], os.path.join(state_dir, "kubeagentd.log"), env)
         self.watch = None
+        self.config = None         # the last write_config()
+        self.daemon_exits = []     # of the runs before the current one (None: killed)
 
     def start_sims(self):
         self.kube.start()
@@ -467,18 +533,37 @@ class Stack:
         return {"url": self.jenkins.url, "user": "kubeagent", "tokenFile": self.jenkins.path("token-kubeagent"),
                 "pollInterval": poll}
 
+    def write_config(self, clouds, gc_period="2s"):
+        """A config (JSON is YAML) for the simulators with these clouds, each
+        with credentials `sim`: the simulator's service account, which has
+        the Role of config/kubernetes/rbac.yaml.  Its path."""
+        doc = {"kubeagent": {"http": {"listen": Daemon.LISTEN}, "bus": FAST_BUS,
+                             "provision": {"gcPeriod": gc_period}},
+               "frontends": {"jenkins": self.frontend_config()},
+               "credentials": {"sim": {"type": "kubeconfig", "path": self.kube.path("kubeconfig-tokenfile")}},
+               "jenkins": {"clouds": [{"kubernetes": dict(c, credentialsId="sim")} for c in clouds]}}
+        self.config = os.path.join(self.dir, "kubeagent.yaml")
+        with open(self.config, "w") as f:
+            json.dump(doc, f, indent=2)
+        return self.config
+
     def start_daemon(self, config, ready_timeout=60):
         self.daemon.start(config, timeout=ready_timeout)
         self.daemon.wait_ready(ready_timeout)
+
+    def kill9_daemon(self):
+        self.daemon.kill9()
+        self.daemon_exits.append(None)
 
     def stop(self):
         """Stop everything; the problems found (empty: all clean)."""
         problems = []
         if self.watch:
             self.watch.stop()
-        rc = self.daemon.stop()
-        if rc not in (0, None):
-            problems.append("kubeagentd exited with %s" % rc)
+        self.daemon_exits.append(self.daemon.stop())
+        for i, rc in enumerate(self.daemon_exits):
+            if rc not in (0, None):
+                problems.append("kubeagentd (run %d) exited with %s" % (i + 1, rc))
         log = self.daemon.log_text()
         for mark in SANITIZER_MARKS:
             if mark in log:
@@ -490,3 +575,38 @@ class Stack:
             if r != 0:
                 problems.append("%s exited with %s: %s" % (sim.script, r, sim.log_tail()))
         return problems
+
+
+def run_test(prefix, setup, scenarios):
+    """The frame of an end-to-end test program: a Stack in a fresh state
+    folder (kubelet steps of 20 ms), setup(stack), then each (name, fn) of
+    scenarios as fn(tap, stack) -- an exception fails that scenario, with
+    the end of kubeagentd's log, and the next one still runs -- then
+    everything stopped: kubeagentd must exit 0 without a sanitizer report,
+    the simulators 0.  Prints the TAP report; removes the state folder when
+    all passed, else names it.  Returns the exit status."""
+    sys.path.insert(0, SIM_DIR)
+    from taplib import Tap, expect
+    t = Tap()
+    st = Stack(tempfile.mkdtemp(prefix=prefix), kube_args=["--kubelet-delay-ms", "20"])
+
+    def failed(name, exc):
+        t.check(name, lambda: expect(False, "%s: %s\n--- kubeagentd's log ends:\n%s", type(exc).__name__, exc,
+                                     st.daemon.log_tail()))
+    try:
+        setup(st)
+        for name, fn in scenarios:
+            try:
+                fn(t, st)
+            except Exception as exc:  # reported as the scenario's failure
+                failed("%s runs" % name, exc)
+    except Exception as exc:  # reported as a failed check
+        failed("the stack starts", exc)
+    problems = st.stop()
+    t.check("kubeagentd stops with 0 on SIGTERM, no sanitizer report; the simulators exit 0",
+            lambda: expect(not problems, "\n".join(problems)))
+    if t.report():
+        print("# state and logs kept in %s" % st.dir)
+        return 1
+    shutil.rmtree(st.dir, ignore_errors=True)
+    return 0
