@@ -426,10 +426,15 @@ class Daemon:
         self.runs += 1
         log.write(b"==== kubeagentd start %d ====\n" % self.runs)
         log.flush()
+        argv = [self.binary, "-c", config, "--log-level", log_level]
+        env = self.env
+        if os.environ.get("KA_VALGRIND"):
+            # make check-valgrind: under memcheck, as tests/testwrapper.sh runs it for the shell tests
+            argv = [os.path.join(TOP, "tests", "testwrapper.sh")] + argv
+            env = dict(env or os.environ, KA_VALGRIND_LOG=self.log_path + ".valgrind-%p")
         rfd, wfd = os.pipe()
         try:
-            self.proc = _spawn([self.binary, "-c", config, "--log-level", log_level, "--ready-fd", str(wfd)],
-                               subprocess.DEVNULL, log, self.env, pass_fds=(wfd,))
+            self.proc = _spawn(argv + ["--ready-fd", str(wfd)], subprocess.DEVNULL, log, env, pass_fds=(wfd,))
         finally:
             os.close(wfd)
             log.close()
@@ -563,7 +568,8 @@ class Stack:
         self.daemon_exits.append(self.daemon.stop())
         for i, rc in enumerate(self.daemon_exits):
             if rc not in (0, None):
-                problems.append("kubeagentd (run %d) exited with %s" % (i + 1, rc))
+                problems.append("kubeagentd (run %d) exited with %s%s" % (i + 1, rc, " (valgrind found errors: "
+                                "%s.valgrind-*)" % self.daemon.log_path if rc == 99 else ""))
         log = self.daemon.log_text()
         for mark in SANITIZER_MARKS:
             if mark in log:

@@ -109,11 +109,12 @@ def kill9(t, st):
     created = st.kube.stats()["requests"].get(key, 0) - kube_before.get(key, 0)
     with st.watch.cond:
         names = {k: v - seen_before.get(k, 0) for k, v in st.watch.created.items() if v > seen_before.get(k, 0)}
-    nodes = [b["builtOn"] for b in done]
-    t.check("  nothing created twice: one node per build, no pod name created twice", lambda: (
-        expect(len(set(nodes)) == len(nodes), "builds per node: %s", nodes),
-        expect(created == len(names) and all(v == 1 for v in names.values()),
-               "%d pods created, names seen: %s", created, names)))
+    # (one node per build is not asked: while kubeagentd is down nothing takes a
+    # single-use node offline when its build starts, so Jenkins may give it a
+    # second build once the first ends -- which then runs to its end)
+    t.check("  nothing created twice: no pod name created twice", lambda: expect(
+        created == len(names) and all(v == 1 for v in names.values()), "%d pods created, names seen: %s",
+        created, names))
 
 
 def setup(st):

@@ -188,6 +188,22 @@ static int item_count(const cJSON *m) {
 
 /* ---- the scenarios -------------------------------------------------------------------------- */
 
+/* How many node deletions the controller was asked for. */
+static int delete_requests(void) {
+        char *body = NULL;
+        int n = -1;
+        if (jsim_admin(&sim, "GET", "/stats", NULL, &body) == 200) {
+                cJSON *doc = cJSON_Parse(body), *r;
+                n = 0;
+                cJSON_ArrayForEach(r, ka_json_path(doc, "requests"))
+                        if (ka_startswith(r->string, "POST /computer/{name}/doDelete "))
+                                n += r->valueint;
+                cJSON_Delete(doc);
+        }
+        free(body);
+        return n;
+}
+
 static int agent_fd[8];
 
 static void test_demand_and_agents(struct fe *fe) {
@@ -301,6 +317,12 @@ static void test_demand_and_agents(struct fe *fe) {
         node = jsim_node(&sim, "ka-linux-b2c3d");
         ok(!node, "the node is gone from the controller");
         cJSON_Delete(node);
+        int deletes = delete_requests();
+        send_msg(fe, "{\"type\": \"agent.delete\", \"name\": \"ka-linux-b2c3d\"}");
+        st = take(&fe->box, "agent.state", "name", "ka-linux-b2c3d");
+        ok(st && strcmp(ka_json_path_str(st, "state"), "gone") == 0 && deletes > 0 && delete_requests() == deletes,
+           "agent.delete again (the core repeats it after a late report): gone, without asking the controller again");
+        cJSON_Delete(st);
         close(agent_fd[0]);
 
         /* a failure shows as the node's offline cause */

@@ -14,6 +14,7 @@
 #define SINGLE_USE_MARK " [single-use]"     /* at the end of a node's description */
 #define ANCHOR_REASON "kubeagent: a placeholder so that Jenkins names the labels pipelines wait for; it never runs builds"
 #define BACKOFF_MAX_MS 30000
+#define DELETED_KEPT 64                 /* names of nodes deleted lately, see on_delete() */
 
 enum agent_state { ST_OFFLINE, ST_ONLINE, ST_BUSY, ST_IDLE, ST_GONE };
 static const char *const state_names[] = {"offline", "online", "busy", "idle", "gone"};
@@ -66,6 +67,8 @@ struct jk_frontend {
         bool anchor_tried;
         int failures;                   /* consecutive failed looks */
         struct jk_computers computers;  /* the last poll */
+        char *deleted[DELETED_KEPT];    /* nodes deleted lately (a ring) */
+        size_t deleted_next;
 };
 
 /* ---- small helpers ----------------------------------------------------------- */
@@ -167,7 +170,35 @@ static void report(struct jk_frontend *fe, struct agent *a) {
         emit(fe, m);
 }
 
+/* The nodes kubeagent deleted lately: an agent.delete sent again for one of
+ * them (the core says it again when a report written before the first
+ * delete reaches it after) is answered without a second request. */
+static char **deleted_slot(struct jk_frontend *fe, const char *name) {
+        for (size_t i = 0; i < DELETED_KEPT; i++)
+                if (fe->deleted[i] && strcmp(fe->deleted[i], name) == 0)
+                        return &fe->deleted[i];
+        return NULL;
+}
+
+static void deleted_forget(struct jk_frontend *fe, const char *name) {
+        char **slot = deleted_slot(fe, name);
+        if (slot) {
+                free(*slot);
+                *slot = NULL;
+        }
+}
+
+static void deleted_remember(struct jk_frontend *fe, const char *name) {
+        if (deleted_slot(fe, name))
+                return;
+        free(fe->deleted[fe->deleted_next]);
+        fe->deleted[fe->deleted_next] = cu_strdup(name);
+        fe->deleted_next = (fe->deleted_next + 1) % DELETED_KEPT;
+}
+
 static void gone(struct jk_frontend *fe, struct agent *a) {
+        if (a->deleting)
+                deleted_remember(fe, a->name);
         a->state = ST_GONE;
         report(fe, a);
         agent_remove(fe, a);
@@ -235,6 +266,7 @@ static void update(struct jk_frontend *fe, struct agent *a, const struct jk_comp
 /* A node with our prefix that we do not know yet: one we created before a
  * restart of kubeagent (or another instance with the same prefix: don't). */
 static struct agent *adopt(struct jk_frontend *fe, const struct jk_computer *x) {
+        deleted_forget(fe, x->name);
         struct agent *a = agent_add(fe, x->name);
         size_t dl = x->description ? strlen(x->description) : 0, ml = strlen(SINGLE_USE_MARK);
         a->single_use = dl >= ml && strcmp(x->description + dl - ml, SINGLE_USE_MARK) == 0;
@@ -679,6 +711,7 @@ static void on_register(struct jk_frontend *fe, const cJSON *msg) {
                 r = 0;  /* "or keep it when it exists": a repeated register */
         struct agent *a = agent_find(fe, name);
         if (r == 0) {
+                deleted_forget(fe, name);
                 if (!a)
                         a = agent_add(fe, name);
                 a->single_use = single;
@@ -726,9 +759,14 @@ static void on_offline(struct jk_frontend *fe, const cJSON *msg) {
 static void on_delete(struct jk_frontend *fe, const cJSON *msg) {
         const char *name = jk_json_str(msg, "name");
         struct agent *a = agent_find(fe, name);
+        bool again = !a && deleted_slot(fe, name);
         if (!a)
                 a = agent_add(fe, name);        /* not known (yet): delete it anyway */
         a->deleting = true;
+        if (again) {
+                gone(fe, a);
+                return;
+        }
         struct ka_error err;
         if (jk_node_delete(fe->client, name, &err) == 0)
                 gone(fe, a);
@@ -822,6 +860,8 @@ void jk_frontend_free(struct jk_frontend *fe) {
         }
         free(fe->groups);
         jk_computers_clear(&fe->computers);
+        for (size_t i = 0; i < DELETED_KEPT; i++)
+                free(fe->deleted[i]);
         jk_client_free(fe->client);
         free(fe->anchor);
         free(fe);
