@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "util/buf.h"
 #include "util/mem.h"
 #include "util/str.h"
 
@@ -191,18 +192,15 @@ const struct kubeagent_plugin_handle *ka_load_retention(const struct ka_loader *
         }
         const struct kubeagent_plugin_handle *p = ka_registry_find_symbol(ld->reg, KUBEAGENT_KIND_RETENTION, sym, NULL);
         if (!p) {
-                char known[256] = "";
-                size_t used = 0;
+                struct ka_buf known = KA_BUF_INIT(0);
                 for (size_t i = 0; i < ld->reg->n; i++) {
                         const struct kubeagent_plugin *d = ld->reg->v[i]->desc;
-                        if (d->kind != KUBEAGENT_KIND_RETENTION || used >= sizeof(known))
-                                continue;
-                        int w = snprintf(known + used, sizeof(known) - used, "%s%s", used ? ", " : "",
-                                         d->retention->symbols[0]);
-                        used += w > 0 ? (size_t)w : 0;
+                        if (d->kind == KUBEAGENT_KIND_RETENTION)
+                                ka_buf_printf(&known, "%s%s", known.len ? ", " : "", d->retention->symbols[0]);
                 }
                 ka_load_error(ld, body ? body : node, "unknown podRetention \"%s\" (known: %s)", sym,
-                              used ? known : "none: no retention plugin is loaded");
+                              known.len ? known.data : "none: no retention plugin is loaded");
+                ka_buf_free(&known);
                 return NULL;
         }
         *ret_symbol = ka_strdup(sym);

@@ -391,6 +391,15 @@ static void test_errors(void) {
         ok(!strstr(l.text, "d -> "), "a template inheriting from a cycle is not itself a cycle");
         unload(&l);
 
+        load(&l, "retention.yaml",
+             "jenkins:\n  clouds:\n    - kubernetes:\n        name: k\n        podRetention: keepForever\n");
+        is_int(l.r, -EINVAL, "an unknown podRetention is an error");
+        like(l.text,
+             "retention.yaml:5:23: error: unknown podRetention \"keepForever\" (known: ", "naming it and where");
+        ok(strstr(l.text, "always") && strstr(l.text, "onFailure") && strstr(l.text, "never"),
+           "and every retention the loaded plugins know: %s", l.text);
+        unload(&l);
+
         load(&l, "jcasc.yaml",
              "credentials:\n  system:\n    domainCredentials: [{credentials: []}]\n"
              "jenkins:\n  systemMessage: hi\n  clouds:\n    - docker: {name: d}\n");
