@@ -41,13 +41,13 @@ bool ka_gc_stale(int64_t last_refresh, int64_t now_wall, int64_t timeout_ms, cha
         return true;
 }
 
-static cJSON *entry(const char *what, const char *name, const char *reason) {
+static cJSON *entry(const struct ka_prov *P, const char *what, const char *name, const char *reason) {
         cJSON *e = cJSON_CreateObject();
         ka_json_set_str(e, "what", what);
         ka_json_set_str(e, "name", name);
         ka_json_set_str(e, "reason", reason);
         char at[40];
-        ka_time_format_rfc3339(ka_time_wall_ms_real(), at, sizeof(at));
+        ka_time_format_rfc3339(ka_prov_wall(P), at, sizeof(at));
         ka_json_set_str(e, "at", at);
         return e;
 }
@@ -131,7 +131,7 @@ static void start_pass(struct ka_prov *P, size_t ci, bool dry) {
 static void collect(struct ka_prov *P, size_t ci, bool dry, bool for_request) {
         const struct ka_cloud *c = P->o.cfg->clouds[ci];
         struct cloudstate *cs = &P->clouds[ci];
-        int64_t now = ka_time_wall_ms_real();
+        int64_t now = ka_prov_wall(P);
         const cJSON *e;
         cJSON_ArrayForEach(e, cs->gc_pods) {
                 const char *name = ka_json_str(e, "name"), *ns = ka_json_str(e, "namespace");
@@ -141,7 +141,7 @@ static void collect(struct ka_prov *P, size_t ci, bool dry, bool for_request) {
                         continue;
                 char reason[128];
                 snprintf(reason, sizeof(reason), "%s, no agent", why);
-                cJSON *n = entry("pod", name, reason);
+                cJSON *n = entry(P, "pod", name, reason);
                 ka_json_set_str(n, "cloud", c->name);
                 ka_json_set_str(n, "namespace", ns);
                 if (dry) {
@@ -223,7 +223,7 @@ static int64_t orphan_nodes(struct ka_prov *P, struct frontend *fe, int64_t now,
                         next = KA_MIN(next, nv->orphan_since + P->o.gc_period_ms);
                         continue;
                 }
-                cJSON *n = entry("node", name, "no pod and no agent behind it");
+                cJSON *n = entry(P, "node", name, "no pod and no agent behind it");
                 ka_json_set_str(n, "frontend", fe->name);
                 if (!dry) {
                         cJSON *m = cJSON_CreateObject();

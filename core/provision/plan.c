@@ -16,7 +16,6 @@
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/str.h"
-#include "util/timeutil.h"
 
 bool ka_plan_live(const struct agent *a) {
         return !a->ending;
@@ -399,7 +398,7 @@ void ka_plan(struct ka_prov *P, struct frontend *fe) {
         free(free_agents);
         /* an agent online that no waiting item wants came for an item another
          * agent took: it is surplus, and goes after a gcPeriod (sched.c) */
-        int64_t t = ka_time_now_ms();
+        int64_t t = ka_prov_now(P);
         it = 0;
         while (ka_hashmap_next(&P->agents, &it, NULL, &v)) {
                 struct agent *a = v;

@@ -41,6 +41,10 @@ struct ka_prov_options {
         const struct ka_config *cfg;
         const struct ka_registry *reg;
         const struct ka_bus_config *bus; /* validated */
+        /* The clock of the agents' lives: their deadlines (slaveConnectTimeout,
+         * idleMinutes, retentionTimeout, gcPeriod), garbage collection's
+         * passes and heartbeat ages, and the times it reports.  NULL: the
+         * real one.  The bus below keeps the real clocks. */
         const struct ka_bus_clock *clock;
         /* Orphan Jenkins nodes (no pod behind them) are deleted once they
          * stayed so this long; also the period of pod garbage collection.

@@ -19,7 +19,6 @@
 #include "util/mem.h"
 #include "util/secret.h"
 #include "util/str.h"
-#include "util/timeutil.h"
 
 #define LOOP_MAX_WAIT_MS 1000
 #define REGISTER_RETRY_MS 2000
@@ -38,10 +37,6 @@ static const char *const astate_names[AS__N] = {"registering", "creating", "star
 
 const char *ka_astate_name(enum astate s) {
         return s < AS__N ? astate_names[s] : "?";
-}
-
-static int64_t now_ms(void) {
-        return ka_time_now_ms();
 }
 
 /* ---- frontends ---- */
@@ -147,8 +142,8 @@ struct agent *ka_sched_agent_new(struct ka_prov *P, const char *name, struct fro
         a->cloud = P->o.cfg->clouds[ci];
         a->tmpl = ti < a->cloud->n_templates ? a->cloud->templates[ti] : NULL;
         a->pod.exit_code = -1;
-        a->planned_at = now_ms();
-        a->planned_wall = ka_time_wall_ms_real();
+        a->planned_at = ka_prov_now(P);
+        a->planned_wall = ka_prov_wall(P);
         ka_hashmap_put(&P->agents, name, a);
         P->dirty = true;
         return a;
@@ -173,7 +168,7 @@ static void agent_free(struct agent *a) {
 
 static void agent_forget(struct ka_prov *P, struct agent *a) {
         struct forgotten *f = ka_new0(struct forgotten, 1);
-        *f = (struct forgotten){.at = now_ms(), .fe = a->fe, .ci = a->ci, .ti = a->ti};
+        *f = (struct forgotten){.at = ka_prov_now(P), .fe = a->fe, .ci = a->ci, .ti = a->ti};
         free(ka_hashmap_put(&P->forgotten, a->name, f));
         ka_hashmap_remove(&P->agents, a->name);
         agent_free(a);
@@ -220,7 +215,7 @@ static void agent_derive(struct ka_prov *P, struct agent *a) {
                 s = AS_RUNNING;
         else
                 s = AS_STARTING;
-        int64_t t = now_ms();
+        int64_t t = ka_prov_now(P);
         if (s >= AS_RUNNING && s != AS_IDLE && !a->ever_ready && a->pod.ready) {
                 a->ever_ready = true;
                 a->ready_at = t;
@@ -289,7 +284,7 @@ void ka_sched_end(struct ka_prov *P, struct agent *a, const char *reason, bool f
         a->ending = true;
         a->failed = failed;
         a->permanent = permanent;
-        a->ended_at = now_ms();
+        a->ended_at = ka_prov_now(P);
         free(a->end_reason);
         a->end_reason = ka_strdup(reason);
         P->dirty = true;
@@ -395,7 +390,7 @@ static void render_and_submit(struct ka_prov *P, struct agent *a) {
                 return;
         }
         a->pod_job = true;
-        a->submitted_at = now_ms();
+        a->submitted_at = ka_prov_now(P);
         agent_derive(P, a);
 }
 
@@ -425,7 +420,7 @@ static void on_hello(struct ka_prov *P, struct frontend *fe, const cJSON *m) {
         while (ka_hashmap_next(&P->agents, &it, NULL, &v)) {
                 struct agent *a = v;
                 if (a->fe == fe && !a->ending && !a->registered)
-                        a->register_retry_at = now_ms();
+                        a->register_retry_at = ka_prov_now(P);
                 if (a->fe == fe && a->ending && !a->node_done)
                         a->node_delete_sent = false;
         }
@@ -524,7 +519,7 @@ static void on_demand(struct ka_prov *P, struct frontend *fe, const cJSON *m) {
                         d->parse_error = ka_asprintf("the label expression \"%s\" is invalid: %s", expr, err.msg);
         }
         d->items = ka_new0(struct item, (size_t)cJSON_GetArraySize(items));
-        int64_t t = now_ms();
+        int64_t t = ka_prov_now(P);
         const cJSON *i;
         cJSON_ArrayForEach(i, items) {
                 struct item *it = &d->items[d->n++];
@@ -568,7 +563,7 @@ static void on_register_failed(struct ka_prov *P, struct frontend *fe, const cJS
         const char *error = ka_json_str(m, "error");
         if (ka_json_bool(m, "retry", false)) {
                 a->register_tries++;
-                a->register_retry_at = now_ms() + REGISTER_RETRY_MS * KA_MIN(a->register_tries, 15u);
+                a->register_retry_at = ka_prov_now(P) + REGISTER_RETRY_MS * KA_MIN(a->register_tries, 15u);
                 ka_log_warn("provision", "agent %s: %s: %s (will try again)", a->name, fe->name, error);
                 return;
         }
@@ -711,7 +706,7 @@ static void on_pod_event(struct ka_prov *P, struct agent *a, const char *kind, c
                 bool adopted = ka_json_bool(d, "adopted", false);
                 if (!a->created) {
                         a->created = true;
-                        a->created_at = now_ms();
+                        a->created_at = ka_prov_now(P);
                         if (!adopted || a->demand_at) {
                                 ka_metric_add(P->m_created, a->cloud->name, 1);
                                 observe(P, "created", a->demand_at, a->created_at);
@@ -802,7 +797,7 @@ static void adopt(struct ka_prov *P, size_t ci, const cJSON *e) {
         int64_t planned = ka_json_int(e, "plannedAt", 0);
         if (planned)
                 a->planned_wall = planned;
-        a->created_at = a->submitted_at = now_ms();
+        a->created_at = a->submitted_at = ka_prov_now(P);
         if (ka_json_str(e, "phase"))
                 ka_pod_summary_from_json(e, &a->pod);
         cJSON *w = cJSON_CreateObject();
@@ -948,6 +943,19 @@ static int64_t sct_ms(const struct agent *a) {
         return (s > 0 ? s : KA_SLAVE_CONNECT_TIMEOUT_DEFAULT) * 1000;
 }
 
+/* A reusable agent (idleMinutes > 0) idle since `since` ends once it was
+ * idle for so many minutes -- Jenkins's cloud retention, for which an
+ * agent that never had a build is idle since it connected.  Its deadline,
+ * or INT64_MAX once ended. */
+static int64_t idle_timer(struct ka_prov *P, struct agent *a, int64_t since, int64_t minutes, int64_t t) {
+        if (t < since + minutes * 60000)
+                return since + minutes * 60000;
+        char why[64];
+        snprintf(why, sizeof(why), "idle for %" PRId64 " minute%s", minutes, minutes == 1 ? "" : "s");
+        ka_sched_end(P, a, why, false, false);
+        return INT64_MAX;
+}
+
 /* Check one agent's clocks; returns its next deadline (INT64_MAX: none). */
 static int64_t agent_timers(struct ka_prov *P, struct agent *a, int64_t t) {
         char why[512];
@@ -1015,6 +1023,8 @@ static int64_t agent_timers(struct ka_prov *P, struct agent *a, int64_t t) {
                 }
                 return a->ready_at + sct;
         case AS_ONLINE: {
+                if (a->tmpl && a->tmpl->idle_minutes > 0)
+                        return idle_timer(P, a, a->online_at, a->tmpl->idle_minutes, t); /* idle since it connected */
                 int64_t limit = a->cloud->retention_timeout_min * 60000;
                 if (t >= a->online_at + limit) {
                         snprintf(why, sizeof(why), "no build came for it in %" PRId64 " minutes",
@@ -1033,24 +1043,17 @@ static int64_t agent_timers(struct ka_prov *P, struct agent *a, int64_t t) {
                 }
                 return a->online_at + limit;
         }
-        case AS_IDLE: {
+        case AS_IDLE:
                 if (a->tmpl && a->tmpl->idle_minutes <= 0)
-                        return INT64_MAX; /* ended by on_state */
-                int64_t limit = (a->tmpl ? a->tmpl->idle_minutes : 0) * 60000;
-                if (t >= a->idle_since + limit) {
-                        snprintf(why, sizeof(why), "idle for %" PRId64 " minutes", limit / 60000);
-                        ka_sched_end(P, a, why, false, false);
-                        return INT64_MAX;
-                }
-                return a->idle_since + limit;
-        }
+                        return INT64_MAX; /* ended by check_node */
+                return idle_timer(P, a, a->idle_since, a->tmpl ? a->tmpl->idle_minutes : 0, t);
         default:
                 return INT64_MAX;
         }
 }
 
 static int64_t timers(struct ka_prov *P) {
-        int64_t t = now_ms(), next = INT64_MAX;
+        int64_t t = ka_prov_now(P), next = INT64_MAX;
         /* a snapshot: agent_timers may end (and forget) the agent it is given, never another */
         struct agent **v = ka_new0(struct agent *, P->agents.n + 1);
         size_t n = 0, it = 0;
@@ -1135,7 +1138,7 @@ int ka_prov_run(struct ka_prov *P) {
                 submit_list(P, i);
         int64_t next = 0;
         while (!atomic_load(&P->stop)) {
-                int64_t t = now_ms();
+                int64_t t = ka_prov_now(P);
                 int wait = ka_bus_core_timeout(P->bus);
                 int64_t until = next == INT64_MAX ? LOOP_MAX_WAIT_MS : KA_MAX(0, next - t);
                 if (wait < 0 || wait > until)
@@ -1204,13 +1207,15 @@ int ka_prov_new(const struct ka_prov_options *o, struct ka_prov **ret, struct ka
         P->o = *o;
         if (!P->o.gc_period_ms)
                 P->o.gc_period_ms = DEFAULT_GC_PERIOD_MS;
+        if (!P->o.clock)
+                P->o.clock = ka_bus_clock_real();
         pthread_mutex_init(&P->lock, NULL);
         pthread_condattr_t ca;
         pthread_condattr_init(&ca);
         pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
         pthread_cond_init(&P->gcr.cond, &ca);
         pthread_condattr_destroy(&ca);
-        int r = ka_bus_core_new(o->bus, o->clock, &P->bus, err);
+        int r = ka_bus_core_new(o->bus, NULL, &P->bus, err);
         if (r < 0) {
                 free(P);
                 return r;

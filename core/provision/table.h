@@ -139,6 +139,16 @@ struct ka_prov {
         struct ka_metric *m_agents, *m_created, *m_deleted, *m_failed, *m_latency, *m_cap, *m_gc, *m_planned;
 };
 
+/* The time the scheduler runs on: its clock (provision.h), monotonic and
+ * Unix.  Every deadline and timestamp of core/provision is read here. */
+static inline int64_t ka_prov_now(const struct ka_prov *P) {
+        return ka_bus_now(P->o.clock);
+}
+
+static inline int64_t ka_prov_wall(const struct ka_prov *P) {
+        return ka_bus_wall(P->o.clock);
+}
+
 /* sched.c */
 void ka_sched_end(struct ka_prov *P, struct agent *a, const char *reason, bool failed, bool permanent);
 void ka_sched_send(struct ka_prov *P, struct frontend *fe, const char *type, cJSON *payload);

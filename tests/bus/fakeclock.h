@@ -1,12 +1,14 @@
 /* tests/bus/fakeclock.h — a struct ka_bus_clock that moves only when the
- * test says so: fake_clock, advance(ms). */
+ * test says so: fake_clock, advance(ms).  The times are atomic: a part
+ * running on another thread (the scheduler) may read them while the test
+ * moves them. */
 #ifndef KA_TESTS_BUS_FAKECLOCK_H
 #define KA_TESTS_BUS_FAKECLOCK_H
 
 #include "bus/clock.h"
 
 struct fake_time {
-        int64_t mono, wall;
+        _Atomic int64_t mono, wall;
 };
 
 static struct fake_time now = {.mono = 5000, .wall = 1764133814000};

@@ -3,7 +3,8 @@
  * with the failing container's last lines, the items of a failure that
  * would repeat get demand.failed, and nothing is left behind — no pod, no
  * node, no slot of a cap.  Then the create errors: a 422 ends the demand,
- * quota and 5xx are retried until the pod is created. */
+ * quota and 5xx are retried until the pod is created.  (The deadlines --
+ * an agent that never connects -- are in timers.c, on a fake clock.) */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,10 +46,7 @@ static const char clouds[] =
                                                                         "                    resources:\n"
                                                                         "                      requests: {cpu: 2}\n"
                                                                         "                      limits: {cpu: 1}\n" SLEEPER)
-                                                                T("quota", SLEEPER) T("busy", SLEEPER)
-                                                                        "          - name: silent\n"
-                                                                        "            label: silent\n"
-                                                                        "            slaveConnectTimeout: 2\n" SLEEPER;
+                                                                T("quota", SLEEPER) T("busy", SLEEPER);
 
 struct want {
         const char *name;
@@ -63,17 +61,6 @@ static bool got_for(struct harness *h, void *ud) {
 static bool clean(struct harness *h, void *ud) {
         (void)ud;
         return h_table_size(h) == 0 && h->live == 0 && h_nodes(h) == 0;
-}
-
-static bool item_failed(struct harness *h, void *ud) {
-        int64_t id = *(int64_t *)ud;
-        for (size_t i = 0; i < h_count(h, "demand.failed"); i++) {
-                const cJSON *it;
-                cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(h_msg(h, "demand.failed", i), "items"))
-                        if ((int64_t)it->valuedouble == id)
-                                return true;
-        }
-        return false;
 }
 
 static const char *failed_error(struct harness *h, int64_t id) {
@@ -105,7 +92,7 @@ static void never_starts(struct harness *h, const char *label, int64_t id, const
         ok(h_until(h, 30000, got_for, &w), "%s: the agent fails and its node is taken offline", label);
         const cJSON *m = h_msg_for(h, "agent.offline", name);
         like(ka_json_str(m, "reason"), reason, "%s: the cause names the reason", label);
-        ok(h_until(h, 5000, item_failed, &id), "%s: its item gets demand.failed", label);
+        ok(h_until(h, 5000, h_item_failed, &id), "%s: its item gets demand.failed", label);
         like(failed_error(h, id), reason, "%s: with the same reason", label);
         if (log)
                 ok(h_log_contains(h, log), "%s: the log shows the container's last lines", label);
@@ -130,7 +117,7 @@ static void dies(struct harness *h, const char *label, int64_t id, void (*kill)(
         struct want w = {name, "agent.offline"};
         ok(h_until(h, 30000, got_for, &w), "%s: the agent fails", label);
         like(ka_json_str(h_msg_for(h, "agent.offline", name), "reason"), reason, "%s: the cause", label);
-        ok(!item_failed(h, &id), "%s: an agent that had come online fails no item", label);
+        ok(!h_item_failed(h, &id), "%s: an agent that had come online fails no item", label);
         ok(h_until(h, 30000, clean, NULL), "%s: nothing is left", label);
         free(name);
 }
@@ -152,7 +139,7 @@ static void create_errors(struct harness *h) {
         int64_t id = 900;
         char *name = start(h, "invalidpod", id);
         ok(name != NULL, "invalidpod: an agent is planned");
-        ok(h_until(h, 20000, item_failed, &id), "invalidpod: the 422 ends the demand");
+        ok(h_until(h, 20000, h_item_failed, &id), "invalidpod: the 422 ends the demand");
         like(failed_error(h, id), "Invalid", "invalidpod: with the API server's reason");
         like(failed_error(h, id), "spec.containers[0].resources.requests", "invalidpod: and the field at fault");
         h_demand(h, "invalidpod", NULL, 0);
@@ -177,7 +164,7 @@ static void create_errors(struct harness *h) {
         ok(name && h_until(h, 30000, h_is_online, name), "quota: the pod is created in the end and the agent comes online");
         ok(h_log_contains(h, "exceeded quota") && h_log_contains(h, "(retrying)"), "quota: the refusals are logged as retried");
         is_int(sim_count(&h->sim, "POST /api/v1/namespaces/{namespace}/pods 201") - before, 1, "quota: one pod created");
-        ok(!item_failed(h, &id), "quota: the item did not fail");
+        ok(!h_item_failed(h, &id), "quota: the item did not fail");
         h_demand(h, "quota", NULL, 0);
         if (name) {
                 h_node_state(h, name, "busy", NULL);
@@ -186,21 +173,6 @@ static void create_errors(struct harness *h) {
         ok(h_until(h, 30000, clean, NULL), "quota: nothing is left");
         free(name);
         sim_admin(&h->sim, "DELETE", "/faults", NULL, NULL);
-}
-
-static void not_connected(struct harness *h) {
-        h->auto_online = false;
-        int64_t id = 950;
-        char *name = start(h, "silent", id);
-        struct want w = {name, "agent.offline"};
-        ok(name && h_until(h, 30000, got_for, &w), "silent: an agent that never connects fails");
-        like(ka_json_str(h_msg_for(h, "agent.offline", name), "reason"), "Agent is not connected after 2 seconds",
-             "silent: the plugin's words");
-        ok(h_until(h, 5000, item_failed, &id), "silent: its item gets demand.failed");
-        h_demand(h, "silent", NULL, 0);
-        ok(h_until(h, 30000, clean, NULL), "silent: nothing is left");
-        h->auto_online = true;
-        free(name);
 }
 
 int main(void) {
@@ -218,7 +190,6 @@ int main(void) {
         dies(&h, "evict", 6, evict, "Evicted");
         dies(&h, "deleted", 7, delete_pod, "Pod deleted");
         create_errors(&h);
-        not_connected(&h);
         ok(h_metric("kubeagent_agents_failed_total{reason=\"InvalidImageName\"}") >= 1, "failures are counted by reason");
         h_stop(&h);
         return tap_done();

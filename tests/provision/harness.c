@@ -50,7 +50,8 @@ static void on_pod(void *ud, enum ka_watch_type type, const cJSON *pod) {
 }
 
 static void prov_start(struct harness *h) {
-        struct ka_prov_options po = {.cfg = h->cfg, .reg = &h->reg, .bus = &h->bus, .gc_period_ms = 2000};
+        struct ka_prov_options po = {
+                .cfg = h->cfg, .reg = &h->reg, .bus = &h->bus, .gc_period_ms = 2000, .clock = h->clock};
         struct ka_error err = {0};
         if (ka_prov_new(&po, &h->prov, &err) < 0)
                 tap_diag("ka_prov_new: %s", err.msg);
@@ -78,7 +79,7 @@ static void write_key(const char *path) {
 
 bool h_start_ex(struct harness *h, const char *clouds, const struct h_options *o, const char **why) {
         *h = (struct harness){.auto_register = true, .auto_online = true, .auto_gone = true, .efd = -1, .log_fd = -1,
-                              .external = o->transport != NULL};
+                              .external = o->transport != NULL, .clock = o->clock};
         if (!sim_start(&h->sim, o->extra_sim, why))
                 return false;
         pthread_mutex_init(&h->lock, NULL);
@@ -621,6 +622,28 @@ bool h_is_online(struct harness *h, void *ud) {
 
 bool h_registers_over(struct harness *h, void *ud) {
         return h_count(h, "agent.register") > (size_t)(uintptr_t)ud;
+}
+
+bool h_item_failed(struct harness *h, void *ud) {
+        int64_t id = *(int64_t *)ud;
+        for (size_t i = 0; i < h_count(h, "demand.failed"); i++) {
+                const cJSON *it;
+                cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(h_msg(h, "demand.failed", i), "items"))
+                        if ((int64_t)it->valuedouble == id)
+                                return true;
+        }
+        return false;
+}
+
+bool h_settle(struct harness *h) {
+        static int64_t ping = INT32_MAX;
+        int64_t id = ++ping;
+        h_demand(h, "kubeagent-test-settle", &id, 1);
+        bool answered = h_until(h, 10000, h_item_failed, &id);
+        h_demand(h, "kubeagent-test-settle", NULL, 0);
+        if (!answered)
+                tap_diag("the scheduler did not answer within 10 s");
+        return answered;
 }
 
 size_t h_table_size(struct harness *h) {

@@ -63,6 +63,9 @@ struct h_options {
         /* External mode: more of the kubeagent: block (YAML lines at 2
          * spaces), e.g. a templates: block. */
         const char *kubeagent_extra;
+        /* The scheduler's clock (ka_prov_options.clock), e.g. the fake one
+         * of tests/bus/fakeclock.h; NULL: the real one. */
+        const struct ka_bus_clock *clock;
 };
 
 struct harness {
@@ -80,6 +83,7 @@ struct harness {
         bool have_doc;
         struct ka_config *cfg;
         struct ka_bus_config bus;
+        const struct ka_bus_clock *clock; /* the scheduler's (h_options) */
         struct ka_prov *prov;
         pthread_t prov_thread;
         struct ka_worker *worker;
@@ -144,6 +148,14 @@ void h_restart_core(struct harness *h);
  * event) or timeout_ms passes; returns whether it holds. */
 bool h_until(struct harness *h, int64_t timeout_ms, bool (*cond)(struct harness *h, void *ud), void *ud);
 
+/* A round trip through the scheduler: a demand no template serves,
+ * answered with demand.failed.  The scheduler plans and then checks its
+ * deadlines in one step under its lock, so h_agents() afterwards shows
+ * what it decided at its clock's time when the demand came -- after an
+ * advance() of a fake clock, the deadlines at the new time.  Also what
+ * the frontend sent before has been taken in. */
+bool h_settle(struct harness *h);
+
 /* ---- the frontend ---- */
 void h_send(struct harness *h, const char *type, cJSON *payload); /* takes payload */
 /* demand for expression with items (ids), n of them; n 0 withdraws it. */
@@ -163,6 +175,8 @@ size_t h_serve(struct harness *h, const char *expression, const int64_t *ids, si
  * (a count, cast) agent.register messages came. */
 bool h_is_online(struct harness *h, void *ud);
 bool h_registers_over(struct harness *h, void *ud);
+/* Condition for h_until(): the item *(int64_t *)ud got demand.failed. */
+bool h_item_failed(struct harness *h, void *ud);
 /* How many agents the scheduler's table holds (h_agents()). */
 size_t h_table_size(struct harness *h);
 /* A pod made behind kubeagent's back in namespace ns: with the cloud

@@ -1,0 +1,412 @@
+/* The scheduler's clocks, against the simulator, on a fake clock that moves
+ * only when the test says so (tests/bus/fakeclock.h): each rule is checked
+ * on both sides of its deadline -- nothing happens 1 ms before it, the
+ * agent ends at it -- with no waiting for minutes.  The bus, the worker
+ * and the simulator keep real time.
+ *   - idleMinutes: an idle reusable agent takes new demand within the
+ *     window, and ends (node and pod deleted) once idle that long; one that
+ *     never had a build is idle since it came online;
+ *   - slaveConnectTimeout: not registered by the frontend, pod not Ready,
+ *     agent not connected -- each ends the agent with the plugin's words and
+ *     frees its slot of the caps;
+ *   - retentionTimeout: a single-use agent online with no build ends; the
+ *     node of an agent that failed stays while its item waits, that long
+ *     at most;
+ *   - gcPeriod: an online agent no waiting item wants ends after it;
+ *   - garbage collection: an orphan pod goes once its heartbeat is older
+ *     than the timeout, not when it is just that old. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../bus/fakeclock.h"
+#include "harness.h"
+#include "tap.h"
+#include "util/json.h"
+#include "util/mem.h"
+#include "util/str.h"
+#include "util/timeutil.h"
+
+#define MINUTE 60000
+#define SCT 100000     /* slaveConnectTimeout: 100 */
+#define GC_PERIOD 2000 /* the harness's */
+
+#define T(name, extra) "          - name: " name "\n            label: " name "\n" extra
+
+static const char clouds[] =
+        H_CLOUD("        containerCap: 10\n"
+                "        retentionTimeout: 5\n"
+                "        garbageCollection: {timeout: 120}\n") T("reuse", "            idleMinutes: 3\n" H_SLEEPER)
+                T("once", "            slaveConnectTimeout: 100\n" H_SLEEPER)
+                        T("silent", "            slaveConnectTimeout: 100\n            instanceCap: 1\n" H_SLEEPER)
+                                T("pending", "            slaveConnectTimeout: 100\n"
+                                             "            nodeSelector: kubeagent.io/test=nowhere\n" H_SLEEPER);
+
+/* ---- what the scheduler's table says ---- */
+
+/* The agent's state ("" when it is not in the table). */
+static char *state_of(struct harness *h, const char *name) {
+        cJSON *a = h_agents(h);
+        const char *s = "";
+        const cJSON *e;
+        cJSON_ArrayForEach(e, a) {
+                if (ka_streq(ka_json_str(e, "name"), name))
+                        s = ka_json_str(e, "state");
+        }
+        char *r = ka_strdup(s ? s : "?");
+        cJSON_Delete(a);
+        return r;
+}
+
+/* The agent is in one of the states "a|b" ("" matches an agent gone). */
+struct in_state {
+        const char *name, *states;
+};
+
+static bool agent_in(struct harness *h, void *ud) {
+        const struct in_state *w = ud;
+        _cleanup_free_ char *s = state_of(h, w->name);
+        return *s ? strstr(w->states, s) != NULL : strstr(w->states, "gone") != NULL;
+}
+
+static bool in(struct harness *h, const char *name, const char *states, int64_t timeout_ms) {
+        struct in_state w = {name, states};
+        return h_until(h, timeout_ms, agent_in, &w);
+}
+
+/* The scheduler saw the agent's pod stuck for reason ud. */
+struct pod_reason {
+        const char *name, *reason;
+};
+
+static bool pod_reason_is(struct harness *h, void *ud) {
+        const struct pod_reason *w = ud;
+        cJSON *a = h_agents(h);
+        bool found = false;
+        const cJSON *e;
+        cJSON_ArrayForEach(e, a) {
+                if (ka_streq(ka_json_str(e, "name"), w->name))
+                        found = ka_streq(ka_json_path_str(e, "pod.reason"), w->reason);
+        }
+        cJSON_Delete(a);
+        return found;
+}
+
+struct want {
+        const char *type, *name;
+};
+
+static bool got(struct harness *h, void *ud) {
+        const struct want *w = ud;
+        return h_msg_for(h, w->type, w->name) != NULL;
+}
+
+static const char *offline_reason(struct harness *h, const char *name) {
+        return ka_json_str(h_msg_for(h, "agent.offline", name), "reason");
+}
+
+static bool pod_gone(struct harness *h, void *ud) {
+        return h_pod(h, ud) == NULL;
+}
+
+static bool pod_present(struct harness *h, void *ud) {
+        return h_pod(h, ud) != NULL;
+}
+
+static bool clean(struct harness *h, void *ud) {
+        (void)ud;
+        return h_table_size(h) == 0 && h->live == 0 && h_nodes(h) == 0;
+}
+
+/* Demand items for label; the name of the next agent planned (NULL). */
+static char *planned(struct harness *h, const char *label, const int64_t *ids, size_t n) {
+        size_t before = h_count(h, "agent.register");
+        h_demand(h, label, ids, n);
+        if (!h_until(h, 20000, h_registers_over, (void *)(uintptr_t)before))
+                return NULL;
+        return ka_strdup(ka_json_str(h_msg(h, "agent.register", before), "name"));
+}
+
+/* The node is online and the scheduler took it in. */
+static bool online(struct harness *h, const char *name) {
+        return h_until(h, 20000, h_is_online, (void *)name) && in(h, name, "online", 10000);
+}
+
+/* Move the scheduler's clock, once it took in what the frontend said at
+ * the old time, and let it act on the new one. */
+static void tick(struct harness *h, int64_t ms) {
+        h_settle(h);
+        advance(ms);
+        h_settle(h);
+}
+
+/* ---- idleMinutes ---- */
+
+static void idle_minutes(struct harness *h) {
+        int64_t id = 1;
+        char *name = planned(h, "reuse", &id, 1);
+        ok(name && online(h, name), "reuse: the agent is online");
+        if (!name)
+                return;
+        h_demand(h, "reuse", NULL, 0);
+        h_node_state(h, name, "busy", NULL);
+        h_node_state(h, name, "idle", "SUCCESS");
+        h_settle(h);
+        ok(in(h, name, "idle", 0), "reuse: after its build the reusable agent stays, idle");
+
+        /* new demand within the window: the idle agent takes it */
+        tick(h, 3 * MINUTE - 1);
+        size_t registers = h_count(h, "agent.register");
+        id = 2;
+        h_demand(h, "reuse", &id, 1);
+        h_settle(h);
+        is_int(h_count(h, "agent.register"), registers,
+               "reuse: idle 3 min less 1 ms, it serves new demand: "
+               "no agent is planned");
+        h_demand(h, "reuse", NULL, 0); /* Jenkins gives it the item */
+        h_node_state(h, name, "busy", NULL);
+        tick(h, 10 * MINUTE);
+        ok(in(h, name, "busy", 0), "reuse: a busy agent has no idle deadline");
+        h_node_state(h, name, "idle", "SUCCESS");
+        h_settle(h); /* idle again since now */
+
+        tick(h, 3 * MINUTE - 1);
+        ok(in(h, name, "idle", 0) && h_pod(h, name), "reuse: idle 3 min less 1 ms after its second build, it stays");
+        ok(h_msg_for(h, "agent.delete", name) == NULL, "reuse: and its node stays");
+        tick(h, 1);
+        ok(in(h, name, "ending|ended|gone", 0), "reuse: idle 3 min, it ends");
+        struct want del = {"agent.delete", name};
+        ok(h_until(h, 20000, got, &del), "reuse: its node is deleted");
+        ok(h_until(h, 20000, pod_gone, name), "reuse: and its pod");
+        ok(h_log_contains(h, "ends: idle for 3 minutes"), "reuse: the log says why");
+        ok(h_msg_for(h, "agent.offline", name) == NULL, "reuse: ending idle is no failure");
+        ok(h_until(h, 20000, clean, NULL), "reuse: nothing is left");
+        free(name);
+
+        /* one that never had a build is idle since it came online */
+        id = 3;
+        name = planned(h, "reuse", &id, 1);
+        ok(name && online(h, name), "reuse, unused: the agent is online");
+        if (!name)
+                return;
+        h_demand(h, "reuse", NULL, 0); /* the item went elsewhere */
+        tick(h, 3 * MINUTE - 1);
+        ok(in(h, name, "online", 0), "reuse, unused: online 3 min less 1 ms, it stays (no gcPeriod for a reusable "
+                                     "agent)");
+        tick(h, 1);
+        ok(in(h, name, "ending|ended|gone", 0), "reuse, unused: online 3 min with no build, it ends");
+        ok(h_until(h, 20000, clean, NULL), "reuse, unused: nothing is left");
+        free(name);
+}
+
+/* ---- slaveConnectTimeout ---- */
+
+static void not_registered(struct harness *h) {
+        h->auto_register = false;
+        int64_t id = 10;
+        char *name = planned(h, "once", &id, 1);
+        ok(name != NULL, "unregistered: an agent is planned, its node never registered");
+        if (!name) {
+                h->auto_register = true;
+                return;
+        }
+        tick(h, SCT - 1);
+        ok(in(h, name, "registering", 0), "unregistered: 100 s less 1 ms after it was planned, it waits");
+        h->auto_register = true; /* the next one is registered */
+        size_t registers = h_count(h, "agent.register");
+        tick(h, 1);
+        ok(in(h, name, "ending|ended|gone", 0), "unregistered: after slaveConnectTimeout it ends");
+        struct want off = {"agent.offline", name};
+        ok(h_until(h, 10000, got, &off), "unregistered: the frontend is told");
+        is_str(offline_reason(h, name), "jenkins did not register the agent within 100 seconds", "unregistered: why");
+        ok(!h_item_failed(h, &id), "unregistered: its item does not fail");
+        ok(h_until(h, 20000, h_registers_over, (void *)(uintptr_t)registers), "unregistered: another agent is planned "
+                                                                              "for it");
+        const char *next = ka_json_str(h_msg(h, "agent.register", registers), "name");
+        ok(next && !ka_streq(next, name), "unregistered: under another name");
+        free(name);
+}
+
+/* Follows not_registered(): the agent planned again for item 10. */
+static void retention_online(struct harness *h) {
+        const char *n = ka_json_str(h_msg(h, "agent.register", h_count(h, "agent.register") - 1), "name");
+        char *name = ka_strdup(n);
+        ok(name && online(h, name), "online: a single-use agent is online, its item waiting");
+        if (!name)
+                return;
+        tick(h, 5 * MINUTE - 1);
+        ok(in(h, name, "online", 0), "online: 5 min less 1 ms with no build, it stays (retentionTimeout 5)");
+        h_demand(h, "once", NULL, 0); /* the item goes: no agent planned again */
+        h_settle(h);
+        tick(h, 1);
+        ok(in(h, name, "ending|ended|gone", 0), "online: after retentionTimeout with no build, it ends");
+        ok(h_until(h, 20000, clean, NULL), "online: nothing is left");
+        ok(h_log_contains(h, "no build came for it in 5 minutes"), "online: the log says why");
+        free(name);
+}
+
+static void not_ready(struct harness *h) {
+        int64_t id = 20;
+        char *name = planned(h, "pending", &id, 1);
+        ok(name && h_until(h, 20000, pod_present, name), "not ready: the pod is created and cannot be scheduled");
+        if (!name)
+                return;
+        struct pod_reason unschedulable = {name, "Unschedulable"};
+        ok(in(h, name, "starting", 20000) && h_until(h, 20000, pod_reason_is, &unschedulable),
+           "not ready: the agent is starting, its pod Unschedulable");
+        tick(h, SCT - 1);
+        ok(in(h, name, "starting", 0), "not ready: 100 s less 1 ms after the pod was created, it waits");
+        size_t registers = h_count(h, "agent.register");
+        tick(h, 1);
+        ok(in(h, name, "ending|ended|gone", 0), "not ready: after slaveConnectTimeout it ends");
+        struct want off = {"agent.offline", name};
+        ok(h_until(h, 10000, got, &off), "not ready: the frontend is told");
+        like(offline_reason(h, name), "Pod is not Ready after 100 seconds: Unschedulable: 0/3 nodes are available",
+             "not ready: why, with the pod's reason");
+        ok(h_until(h, 20000, pod_gone, name), "not ready: its pod is deleted");
+        ok(!h_item_failed(h, &id), "not ready: its item does not fail (it may schedule next time)");
+        ok(h_until(h, 20000, h_registers_over, (void *)(uintptr_t)registers),
+           "not ready: another agent is planned for it");
+        char *next = ka_strdup(ka_json_str(h_msg(h, "agent.register", registers), "name"));
+        ok(next && h_until(h, 20000, pod_present, next) && in(h, next, "starting", 20000),
+           "not ready: its pod is created");
+        h_demand(h, "pending", NULL, 0);
+        tick(h, SCT); /* the next one fails the same way */
+        ok(h_until(h, 20000, clean, NULL), "not ready: once the item goes, nothing is left");
+        free(name);
+        free(next);
+}
+
+static void not_connected(struct harness *h) {
+        h->auto_online = false;
+        int64_t ids[] = {30, 31};
+        char *name = planned(h, "silent", ids, 1);
+        ok(name && in(h, name, "running", 20000), "silent: the pod is Ready, the agent never connects");
+        if (!name) {
+                h->auto_online = true;
+                return;
+        }
+        tick(h, SCT - 1);
+        ok(in(h, name, "running", 0), "silent: 100 s less 1 ms after the pod was Ready, it waits");
+        tick(h, 1);
+        ok(in(h, name, "ending|ended|gone", 0), "silent: after slaveConnectTimeout it ends");
+        struct want off = {"agent.offline", name};
+        ok(h_until(h, 10000, got, &off), "silent: the frontend is told");
+        is_str(offline_reason(h, name), "Agent is not connected after 100 seconds, status: Running",
+               "silent: the plugin's words");
+        ok(h_until(h, 10000, h_item_failed, &ids[0]), "silent: its item gets demand.failed");
+        ok(h_until(h, 20000, pod_gone, name), "silent: its pod is deleted");
+
+        /* its slot is free at once (instanceCap 1) */
+        size_t registers = h_count(h, "agent.register");
+        h_demand(h, "silent", ids, 2);
+        ok(h_until(h, 20000, h_registers_over, (void *)(uintptr_t)registers), "silent: instanceCap 1 lets another "
+                                                                              "agent come for the next item");
+        char *next = ka_strdup(ka_json_str(h_msg(h, "agent.register", registers), "name"));
+
+        /* its node shows the cause while item 30 waits: retentionTimeout at most */
+        ok(in(h, next, "running", 20000), "silent: the next one's pod is Ready");
+        tick(h, 5 * MINUTE - 1);
+        ok(h_msg_for(h, "agent.delete", name) == NULL && h_node(h, name),
+           "silent: 5 min less 1 ms after the failure, its node stays while its item waits");
+        tick(h, 1);
+        struct want del = {"agent.delete", name};
+        ok(h_until(h, 10000, got, &del), "silent: after retentionTimeout the node is deleted all the same");
+        ok(in(h, next, "ending|ended|gone", 0), "silent: (and the next one failed the same way)");
+        h_demand(h, "silent", NULL, 0);
+        ok(h_until(h, 20000, clean, NULL), "silent: once the items go, nothing is left");
+        h->auto_online = true;
+        free(name);
+        free(next);
+}
+
+/* ---- gcPeriod ---- */
+
+static void surplus(struct harness *h) {
+        int64_t ids[] = {40, 41};
+        char *first = planned(h, "once", ids, 1);
+        ok(first && online(h, first), "surplus: an agent for item 40 is online");
+        size_t registers = h_count(h, "agent.register");
+        h_demand(h, "once", ids, 2);
+        char *extra = h_until(h, 20000, h_registers_over, (void *)(uintptr_t)registers)
+                              ? ka_strdup(ka_json_str(h_msg(h, "agent.register", registers), "name"))
+                              : NULL;
+        ok(extra && online(h, extra), "surplus: another for item 41 is online");
+        if (!first || !extra) {
+                free(first);
+                free(extra);
+                return;
+        }
+        h_demand(h, "once", ids, 1); /* item 41 went elsewhere */
+        h_settle(h);
+        tick(h, GC_PERIOD - 1);
+        ok(in(h, extra, "online", 0), "surplus: unwanted for a gcPeriod less 1 ms, it stays");
+        tick(h, 1);
+        ok(in(h, extra, "ending|ended|gone", 0), "surplus: unwanted for a gcPeriod, it ends");
+        ok(in(h, first, "online", 0), "surplus: the one an item waits for stays");
+        h_demand(h, "once", NULL, 0);
+        h_node_state(h, first, "busy", NULL);
+        h_node_state(h, first, "idle", "SUCCESS");
+        ok(h_until(h, 20000, clean, NULL), "surplus: both are gone");
+        free(first);
+        free(extra);
+}
+
+/* ---- garbage collection ---- */
+
+/* What a garbage collection now would do to pod name: "" (nothing), or
+ * its reason; the caller frees it. */
+static char *gc_verdict(struct harness *h, const char *name, bool dry) {
+        cJSON *ret = NULL;
+        struct ka_error err = {0};
+        if (ka_prov_gc_run(h->prov, dry, 10000, &ret, &err) < 0) {
+                tap_diag("gc: %s", err.msg);
+                return ka_strdup("(failed)");
+        }
+        char *why = ka_strdup("");
+        const cJSON *e;
+        cJSON_ArrayForEach(e, ret) {
+                if (ka_streq(ka_json_str(e, "what"), "pod") && ka_streq(ka_json_str(e, "name"), name)) {
+                        free(why);
+                        why = ka_strdup(ka_json_str(e, "reason"));
+                }
+        }
+        cJSON_Delete(ret);
+        return why;
+}
+
+/* A pod of ours with no agent goes once its heartbeat is older than the
+ * timeout (120 s), by the scheduler's clock -- not when it is just that old. */
+static void heartbeat(struct harness *h) {
+        h_make_pod(h, "ci", "gc-edge", true, now.wall - 120000);
+        ok(h_until(h, 20000, pod_present, "gc-edge"), "gc: an orphan pod whose heartbeat is 120 s old");
+        char *why = gc_verdict(h, "gc-edge", true);
+        is_str(why, "", "gc: a heartbeat as old as the timeout is not stale");
+        free(why);
+        advance(1);
+        why = gc_verdict(h, "gc-edge", true);
+        is_str(why, "heartbeat 2m00s ago, no agent", "gc: 1 ms older, it is");
+        free(why);
+        why = gc_verdict(h, "gc-edge", false);
+        is_str(why, "heartbeat 2m00s ago, no agent", "gc: a pass deletes it");
+        free(why);
+        ok(h_until(h, 20000, pod_gone, "gc-edge"), "gc: the pod is gone");
+}
+
+int main(void) {
+        struct harness h;
+        now.wall = ka_time_wall_ms_real(); /* the worker writes real times into pods */
+        struct h_options o = {.clock = &fake_clock};
+        if (!h_begin(&h, clouds, &o))
+                return 0;
+        idle_minutes(&h);
+        not_registered(&h);
+        retention_online(&h);
+        not_ready(&h);
+        not_connected(&h);
+        surplus(&h);
+        heartbeat(&h);
+        h_stop(&h);
+        return tap_done();
+}
