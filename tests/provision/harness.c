@@ -646,6 +646,18 @@ bool h_settle(struct harness *h) {
         return answered;
 }
 
+char *h_agent_field(struct harness *h, const char *name, const char *path) {
+        cJSON *a = h_agents(h);
+        char *v = NULL;
+        const cJSON *e;
+        cJSON_ArrayForEach(e, a) {
+                if (!v && ka_streq(ka_json_str(e, "name"), name))
+                        v = ka_strdup(ka_json_path_str(e, path));
+        }
+        cJSON_Delete(a);
+        return v;
+}
+
 size_t h_table_size(struct harness *h) {
         cJSON *a = h_agents(h);
         size_t n = (size_t)cJSON_GetArraySize(a);

@@ -177,6 +177,10 @@ bool h_is_online(struct harness *h, void *ud);
 bool h_registers_over(struct harness *h, void *ud);
 /* Condition for h_until(): the item *(int64_t *)ud got demand.failed. */
 bool h_item_failed(struct harness *h, void *ud);
+/* The string at path (ka_json_path_str()) of agent name in the
+ * scheduler's table (h_agents()), e.g. "state" or "pod.reason"; NULL when
+ * the agent or the field is not there.  The caller frees it. */
+char *h_agent_field(struct harness *h, const char *name, const char *path);
 /* How many agents the scheduler's table holds (h_agents()). */
 size_t h_table_size(struct harness *h);
 /* A pod made behind kubeagent's back in namespace ns: with the cloud

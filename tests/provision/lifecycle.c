@@ -7,14 +7,14 @@
  *     another build took first stays for the resumed one, and one that
  *     ended meanwhile comes back under its name, its pod once the old one
  *     went;
- *   - surplus: an agent online that no waiting item wants ends after a
- *     gcPeriod, one an item waits for stays;
  *   - restart: a new core adopts the pods it finds, and a burst goes on
  *     across a restart with no pod created twice and nothing left over;
  *   - garbage collection: exactly the orphans go — pods with a stale
  *     heartbeat and no agent (in every configured namespace), nodes with
  *     no pod — while live agents' pods, fresh orphans, pods without a
- *     heartbeat and foreign pods stay. */
+ *     heartbeat and foreign pods stay.
+ * The deadlines (idleMinutes, slaveConnectTimeout, retentionTimeout, the
+ * gcPeriod of a surplus agent) are in timers.c, on a fake clock. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -275,36 +275,6 @@ static void resumed_elsewhere(struct harness *h) {
         free(name);
 }
 
-/* An agent that came for an item another agent took is surplus: it ends
- * after a gcPeriod (2 s here), not after retentionTimeout.  One an item
- * still waits for stays. */
-static void surplus(struct harness *h) {
-        char *wanted = next_agent(h, "dflt", 80);
-        size_t registers = h_count(h, "agent.register");
-        int64_t ids[] = {80, 81};
-        h_demand(h, "dflt", ids, 2);
-        char *extra = h_until(h, 20000, h_registers_over, (void *)(uintptr_t)registers)
-                              ? ka_strdup(ka_json_str(h_msg(h, "agent.register", registers), "name"))
-                              : NULL;
-        ok(wanted && extra && h_until(h, 20000, h_is_online, extra), "surplus: two agents online for two items");
-        if (!wanted || !extra) {
-                free(wanted);
-                free(extra);
-                return;
-        }
-        h_demand(h, "dflt", ids, 1); /* item 81 went elsewhere */
-        ok(h_until(h, 20000, ended, extra), "surplus: the agent nothing waits for ends");
-        ok(h_log_contains(h, "no build waits for it"), "surplus: saying why");
-        struct in_state stays = {wanted, "online"};
-        ok(agent_in(h, &stays), "surplus: the one an item waits for stays online");
-        h_demand(h, "dflt", NULL, 0);
-        h_node_state(h, wanted, "busy", NULL);
-        h_node_state(h, wanted, "idle", "SUCCESS");
-        ok(h_until(h, 20000, table_empty, NULL), "surplus: both are gone");
-        free(wanted);
-        free(extra);
-}
-
 /* A pipeline resumed after a Jenkins restart waits for the very node it
  * ran on; the node is there (offline) but its pod is not: the pod comes
  * back under the node's name, from the template with the node's labels. */
@@ -455,7 +425,6 @@ int main(void) {
         reuse_and_restart(&h);
         bring_back(&h);
         resumed_elsewhere(&h);
-        surplus(&h);
         burst_across_restart(&h);
         gc(&h);
         h_stop(&h);

@@ -45,29 +45,15 @@ static const char clouds[] =
 
 /* ---- what the scheduler's table says ---- */
 
-/* The agent's state ("" when it is not in the table). */
-static char *state_of(struct harness *h, const char *name) {
-        cJSON *a = h_agents(h);
-        const char *s = "";
-        const cJSON *e;
-        cJSON_ArrayForEach(e, a) {
-                if (ka_streq(ka_json_str(e, "name"), name))
-                        s = ka_json_str(e, "state");
-        }
-        char *r = ka_strdup(s ? s : "?");
-        cJSON_Delete(a);
-        return r;
-}
-
-/* The agent is in one of the states "a|b" ("" matches an agent gone). */
+/* The agent is in one of the states "a|b" (or "gone" from the table). */
 struct in_state {
         const char *name, *states;
 };
 
 static bool agent_in(struct harness *h, void *ud) {
         const struct in_state *w = ud;
-        _cleanup_free_ char *s = state_of(h, w->name);
-        return *s ? strstr(w->states, s) != NULL : strstr(w->states, "gone") != NULL;
+        _cleanup_free_ char *s = h_agent_field(h, w->name, "state");
+        return strstr(w->states, s ? s : "gone") != NULL;
 }
 
 static bool in(struct harness *h, const char *name, const char *states, int64_t timeout_ms) {
@@ -82,15 +68,8 @@ struct pod_reason {
 
 static bool pod_reason_is(struct harness *h, void *ud) {
         const struct pod_reason *w = ud;
-        cJSON *a = h_agents(h);
-        bool found = false;
-        const cJSON *e;
-        cJSON_ArrayForEach(e, a) {
-                if (ka_streq(ka_json_str(e, "name"), w->name))
-                        found = ka_streq(ka_json_path_str(e, "pod.reason"), w->reason);
-        }
-        cJSON_Delete(a);
-        return found;
+        _cleanup_free_ char *r = h_agent_field(h, w->name, "pod.reason");
+        return ka_streq(r, w->reason);
 }
 
 struct want {
@@ -139,6 +118,18 @@ static void tick(struct harness *h, int64_t ms) {
         h_settle(h);
         advance(ms);
         h_settle(h);
+}
+
+/* Agent name stays `waits` until 1 ms before its deadline, ms from now,
+ * and fails at it: the reason the frontend is told (agent.offline). */
+static const char *fails_at(struct harness *h, const char *what, const char *name, const char *waits, int64_t ms) {
+        tick(h, ms - 1);
+        ok(in(h, name, waits, 0), "%s: 1 ms before its deadline it is still %s", what, waits);
+        tick(h, 1);
+        ok(in(h, name, "ending|ended|gone", 0), "%s: at its deadline it ends", what);
+        struct want off = {"agent.offline", name};
+        ok(h_until(h, 10000, got, &off), "%s: the frontend is told", what);
+        return offline_reason(h, name);
 }
 
 /* ---- idleMinutes ---- */
@@ -211,15 +202,11 @@ static void not_registered(struct harness *h) {
                 h->auto_register = true;
                 return;
         }
-        tick(h, SCT - 1);
-        ok(in(h, name, "registering", 0), "unregistered: 100 s less 1 ms after it was planned, it waits");
         h->auto_register = true; /* the next one is registered */
         size_t registers = h_count(h, "agent.register");
-        tick(h, 1);
-        ok(in(h, name, "ending|ended|gone", 0), "unregistered: after slaveConnectTimeout it ends");
-        struct want off = {"agent.offline", name};
-        ok(h_until(h, 10000, got, &off), "unregistered: the frontend is told");
-        is_str(offline_reason(h, name), "jenkins did not register the agent within 100 seconds", "unregistered: why");
+        /* slaveConnectTimeout after it was planned */
+        is_str(fails_at(h, "unregistered", name, "registering", SCT),
+               "jenkins did not register the agent within 100 seconds", "unregistered: why");
         ok(!h_item_failed(h, &id), "unregistered: its item does not fail");
         ok(h_until(h, 20000, h_registers_over, (void *)(uintptr_t)registers), "unregistered: another agent is planned "
                                                                               "for it");
@@ -255,14 +242,10 @@ static void not_ready(struct harness *h) {
         struct pod_reason unschedulable = {name, "Unschedulable"};
         ok(in(h, name, "starting", 20000) && h_until(h, 20000, pod_reason_is, &unschedulable),
            "not ready: the agent is starting, its pod Unschedulable");
-        tick(h, SCT - 1);
-        ok(in(h, name, "starting", 0), "not ready: 100 s less 1 ms after the pod was created, it waits");
         size_t registers = h_count(h, "agent.register");
-        tick(h, 1);
-        ok(in(h, name, "ending|ended|gone", 0), "not ready: after slaveConnectTimeout it ends");
-        struct want off = {"agent.offline", name};
-        ok(h_until(h, 10000, got, &off), "not ready: the frontend is told");
-        like(offline_reason(h, name), "Pod is not Ready after 100 seconds: Unschedulable: 0/3 nodes are available",
+        /* slaveConnectTimeout after the pod was created */
+        like(fails_at(h, "not ready", name, "starting", SCT),
+             "Pod is not Ready after 100 seconds: Unschedulable: 0/3 nodes are available",
              "not ready: why, with the pod's reason");
         ok(h_until(h, 20000, pod_gone, name), "not ready: its pod is deleted");
         ok(!h_item_failed(h, &id), "not ready: its item does not fail (it may schedule next time)");
@@ -287,13 +270,8 @@ static void not_connected(struct harness *h) {
                 h->auto_online = true;
                 return;
         }
-        tick(h, SCT - 1);
-        ok(in(h, name, "running", 0), "silent: 100 s less 1 ms after the pod was Ready, it waits");
-        tick(h, 1);
-        ok(in(h, name, "ending|ended|gone", 0), "silent: after slaveConnectTimeout it ends");
-        struct want off = {"agent.offline", name};
-        ok(h_until(h, 10000, got, &off), "silent: the frontend is told");
-        is_str(offline_reason(h, name), "Agent is not connected after 100 seconds, status: Running",
+        /* slaveConnectTimeout after the pod was Ready */
+        is_str(fails_at(h, "silent", name, "running", SCT), "Agent is not connected after 100 seconds, status: Running",
                "silent: the plugin's words");
         ok(h_until(h, 10000, h_item_failed, &ids[0]), "silent: its item gets demand.failed");
         ok(h_until(h, 20000, pod_gone, name), "silent: its pod is deleted");
