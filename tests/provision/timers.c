@@ -12,7 +12,12 @@
  *   - retentionTimeout: a single-use agent online with no build ends; the
  *     node of an agent that failed stays while its item waits, that long
  *     at most;
- *   - gcPeriod: an online agent no waiting item wants ends after it;
+ *   - gcPeriod: an online agent no waiting item wants ends after it, and
+ *     a node of ours with nothing behind it is deleted after it;
+ *   - a registration the frontend could not make for now is asked again
+ *     after 2 s, then 4 s;
+ *   - an ended agent's name is remembered for 10 minutes (a resumed build
+ *     waiting for its node gets it back within them);
  *   - garbage collection: an orphan pod goes once its heartbeat is older
  *     than the timeout, not when it is just that old. */
 #include <inttypes.h>
@@ -331,6 +336,115 @@ static void surplus(struct harness *h) {
         free(extra);
 }
 
+/* ---- the frontend's answers, nodes and names ---- */
+
+static size_t count_for(const struct harness *h, const char *type, const char *name) {
+        size_t n = 0;
+        for (size_t i = 0; i < h_count(h, type); i++)
+                n += ka_streq(ka_json_str(h_msg(h, type, i), "name"), name);
+        return n;
+}
+
+struct count_for {
+        const char *type, *name;
+        size_t n;
+};
+
+static bool counted(struct harness *h, void *ud) {
+        const struct count_for *c = ud;
+        return count_for(h, c->type, c->name) >= c->n;
+}
+
+static void register_failed(struct harness *h, const char *name) {
+        cJSON *m = cJSON_CreateObject();
+        ka_json_set_str(m, "name", name);
+        ka_json_set_str(m, "error", "HTTP 503 from the controller");
+        ka_json_set_bool(m, "retry", true);
+        h_send(h, "agent.register-failed", m);
+}
+
+/* A registration that failed for a reason that passes is asked for again
+ * after 2 s, then 4 s, ... */
+static void register_retry(struct harness *h) {
+        h->auto_register = false;
+        int64_t id = 50;
+        char *name = planned(h, "once", &id, 1);
+        ok(name != NULL, "retry: an agent is planned");
+        if (!name) {
+                h->auto_register = true;
+                return;
+        }
+        for (int64_t tries = 1; tries <= 2; tries++) {
+                register_failed(h, name);
+                tick(h, 2000 * tries - 1);
+                is_int(count_for(h, "agent.register", name), tries,
+                       "retry: %" PRId64 " ms less 1 after failure %" PRId64 ", not asked again", 2000 * tries, tries);
+                if (tries == 2)
+                        h->auto_register = true; /* the last one is answered */
+                tick(h, 1);
+                struct count_for c = {"agent.register", name, (size_t)tries + 1};
+                ok(h_until(h, 10000, counted, &c), "retry: %" PRId64 " ms after, asked again", 2000 * tries);
+        }
+        ok(online(h, name), "retry: registered at last, the agent comes online");
+        h_demand(h, "once", NULL, 0);
+        h_node_state(h, name, "busy", NULL);
+        h_node_state(h, name, "idle", "SUCCESS");
+        ok(h_until(h, 20000, clean, NULL), "retry: it ends after its build");
+        free(name);
+}
+
+/* A node of ours with no agent or pod behind it goes after a gcPeriod. */
+static void orphan_node(struct harness *h) {
+        const char *name = "t-once-orphan";
+        h_node_add(h, name, "once");
+        tick(h, GC_PERIOD - 1);
+        ok(count_for(h, "agent.delete", name) == 0 && h_node(h, name),
+           "orphan node: after a gcPeriod less 1 ms it stays");
+        tick(h, 1);
+        struct want del = {"agent.delete", name};
+        ok(h_until(h, 10000, got, &del), "orphan node: after a gcPeriod it is deleted");
+        ok(h_until(h, 10000, clean, NULL), "orphan node: nothing is left");
+}
+
+/* An ended agent's name is remembered for 10 minutes: a build resumed
+ * after a controller restart that waits for its node gets the node back
+ * within them, not after. */
+static void remembered(struct harness *h) {
+        int64_t ids[] = {60, 61};
+        size_t before = h_count(h, "agent.register");
+        h_demand(h, "once", ids, 2);
+        bool two = h_until(h, 20000, h_registers_over, (void *)(uintptr_t)(before + 1));
+        char *x = two ? ka_strdup(ka_json_str(h_msg(h, "agent.register", before), "name")) : NULL;
+        char *y = two ? ka_strdup(ka_json_str(h_msg(h, "agent.register", before + 1), "name")) : NULL;
+        ok(two && online(h, x) && online(h, y), "remembered: two single-use agents online");
+        if (!two)
+                return;
+        h_demand(h, "once", NULL, 0);
+        for (int i = 0; i < 2; i++) {
+                h_node_state(h, i ? y : x, "busy", NULL);
+                h_node_state(h, i ? y : x, "idle", "SUCCESS");
+        }
+        ok(h_until(h, 20000, clean, NULL), "remembered: both end after their builds");
+        tick(h, 10 * MINUTE);
+        int64_t id = 62;
+        h_demand_node(h, x, &id, 1);
+        struct count_for back = {"agent.register", x, 2};
+        ok(h_until(h, 10000, counted, &back), "remembered: 10 min after it ended, a node waited for comes back");
+        tick(h, 1);
+        id = 63;
+        h_demand_node(h, y, &id, 1);
+        h_settle(h);
+        is_int(count_for(h, "agent.register", y), 1, "remembered: 1 ms later, the other's name is forgotten");
+        h_demand_node(h, y, NULL, 0);
+        ok(online(h, x), "remembered: the agent brought back comes online");
+        h_demand_node(h, x, NULL, 0);
+        h_node_state(h, x, "busy", NULL);
+        h_node_state(h, x, "idle", "SUCCESS");
+        ok(h_until(h, 20000, clean, NULL), "remembered: nothing is left");
+        free(x);
+        free(y);
+}
+
 /* ---- garbage collection ---- */
 
 /* What a garbage collection now would do to pod name: "" (nothing), or
@@ -384,6 +498,9 @@ int main(void) {
         not_ready(&h);
         not_connected(&h);
         surplus(&h);
+        register_retry(&h);
+        orphan_node(&h);
+        remembered(&h);
         heartbeat(&h);
         h_stop(&h);
         return tap_done();
