@@ -229,6 +229,10 @@ static void agent_derive(struct ka_prov *P, struct agent *a) {
         }
         if (s == AS_BUSY || s == AS_IDLE)
                 a->ever_busy = true;
+        if (s >= AS_ONLINE)
+                a->offline_since = 0;
+        else if (a->ever_online && !a->offline_since)
+                a->offline_since = t; /* it lost its connection */
         if (s == AS_IDLE && a->state != AS_IDLE)
                 a->idle_since = t;
         if (s != a->state)
@@ -421,6 +425,8 @@ static void on_hello(struct ka_prov *P, struct frontend *fe, const cJSON *m) {
                 struct agent *a = v;
                 if (a->fe == fe && !a->ending && !a->registered)
                         a->register_retry_at = ka_prov_now(P);
+                if (a->fe == fe && a->offline_since)
+                        a->offline_since = ka_prov_now(P); /* its agent reconnects to the controller's new life */
                 if (a->fe == fe && a->ending && !a->node_done)
                         a->node_delete_sent = false;
         }
@@ -956,6 +962,38 @@ static int64_t idle_timer(struct ka_prov *P, struct agent *a, int64_t since, int
         return INT64_MAX;
 }
 
+/* slaveConnectTimeout: the pod is Ready within it after it was created,
+ * then the agent connects within it (the plugin's launcher) -- and an
+ * agent that was online and lost its connection is back within it, counted
+ * from when it went or its controller came back (agents reconnect by
+ * themselves: a network blip or a controller restart ends no build).  Its
+ * deadline, or INT64_MAX once ended. */
+static int64_t connect_timer(struct ka_prov *P, struct agent *a, int64_t sct, int64_t t) {
+        char why[512];
+        const char *phase = a->pod.phase ? a->pod.phase : "Unknown";
+        if (a->ever_online) {
+                if (t < a->offline_since + sct)
+                        return a->offline_since + sct;
+                snprintf(why, sizeof(why), "Agent is not connected again after %" PRId64 " seconds, status: %s",
+                         sct / 1000, phase);
+                fail(P, a, "AgentNotReconnected", why, false);
+        } else if (a->ever_ready) {
+                if (t < a->ready_at + sct)
+                        return a->ready_at + sct;
+                snprintf(why, sizeof(why), "Agent is not connected after %" PRId64 " seconds, status: %s", sct / 1000,
+                         phase);
+                fail(P, a, "AgentNotConnected", why, true);
+        } else {
+                int64_t from = a->created_at ? a->created_at : a->submitted_at;
+                if (t < from + sct)
+                        return from + sct;
+                _cleanup_free_ char *st = summary_text(&a->pod);
+                snprintf(why, sizeof(why), "Pod is not Ready after %" PRId64 " seconds: %s", sct / 1000, st);
+                fail(P, a, "NotReady", why, false);
+        }
+        return INT64_MAX;
+}
+
 /* Check one agent's clocks; returns its next deadline (INT64_MAX: none). */
 static int64_t agent_timers(struct ka_prov *P, struct agent *a, int64_t t) {
         char why[512];
@@ -1004,24 +1042,9 @@ static int64_t agent_timers(struct ka_prov *P, struct agent *a, int64_t t) {
                         due = KA_MIN(due, a->register_retry_at);
                 return due;
         case AS_CREATING:
-        case AS_STARTING: {
-                int64_t from = a->created_at ? a->created_at : a->submitted_at;
-                if (t >= from + sct) {
-                        _cleanup_free_ char *st = summary_text(&a->pod);
-                        snprintf(why, sizeof(why), "Pod is not Ready after %" PRId64 " seconds: %s", sct / 1000, st);
-                        fail(P, a, "NotReady", why, false);
-                        return INT64_MAX;
-                }
-                return from + sct;
-        }
+        case AS_STARTING:
         case AS_RUNNING:
-                if (t >= a->ready_at + sct) {
-                        snprintf(why, sizeof(why), "Agent is not connected after %" PRId64 " seconds, status: %s",
-                                 sct / 1000, a->pod.phase ? a->pod.phase : "Unknown");
-                        fail(P, a, "AgentNotConnected", why, true);
-                        return INT64_MAX;
-                }
-                return a->ready_at + sct;
+                return connect_timer(P, a, sct, t);
         case AS_ONLINE: {
                 if (a->tmpl && a->tmpl->idle_minutes > 0)
                         return idle_timer(P, a, a->online_at, a->tmpl->idle_minutes, t); /* idle since it connected */

@@ -461,7 +461,7 @@ void h_demand_node(struct harness *h, const char *name, const int64_t *ids, size
         send_demand(h, "node", name, NULL, ids, n);
 }
 
-static void say_hello(struct harness *h) {
+void h_hello(struct harness *h) {
         cJSON *m = cJSON_CreateObject();
         ka_json_set_str(m, "url", "http://jenkins.invalid/");
         ka_json_set_str(m, "namePrefix", "t-");
@@ -564,7 +564,7 @@ static void pump(struct harness *h, int timeout_ms) {
         struct ka_bus_agent_event ev;
         while (ka_bus_agent_next(h->fe, 0, &ev) == 0) {
                 if (ev.kind == KA_BUS_AGENT_CONNECTED)
-                        say_hello(h);
+                        h_hello(h);
                 else if (ev.kind == KA_BUS_AGENT_MESSAGE)
                         on_core_message(h, ev.type, KA_TAKE(ev.data));
                 ka_bus_agent_event_clear(&ev);

@@ -158,6 +158,9 @@ bool h_settle(struct harness *h);
 
 /* ---- the frontend ---- */
 void h_send(struct harness *h, const char *type, cJSON *payload); /* takes payload */
+/* A new life of the frontend (its controller restarted): frontend.hello,
+ * every node's state, the demand, frontend.synced -- as on a connection. */
+void h_hello(struct harness *h);
 /* demand for expression with items (ids), n of them; n 0 withdraws it. */
 void h_demand(struct harness *h, const char *expression, const int64_t *ids, size_t n);
 /* The same, the items being builds of job (a full name, "team-a/app"). */

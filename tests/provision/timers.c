@@ -336,6 +336,49 @@ static void surplus(struct harness *h) {
         free(extra);
 }
 
+/* An agent that was online and disconnects -- a network blip, a controller
+ * restart -- is not ended for it: it has slaveConnectTimeout to come back,
+ * counted from when it went, or from its controller's restart. */
+static void disconnected(struct harness *h) {
+        h->auto_online = false; /* the test says when the agent connects */
+        int64_t id = 70;
+        char *name = planned(h, "once", &id, 1);
+        ok(name && h_until(h, 20000, pod_present, name) && in(h, name, "running", 20000),
+           "disconnected: an agent's pod is Ready");
+        if (!name) {
+                h->auto_online = true;
+                return;
+        }
+        h_node_state(h, name, "online", NULL);
+        h_demand(h, "once", NULL, 0);
+        h_node_state(h, name, "busy", NULL);
+        tick(h, 30 * MINUTE); /* a long build */
+        ok(in(h, name, "busy", 0), "disconnected: its build runs for 30 min");
+        h_node_state(h, name, "offline", NULL); /* the agent loses its connection */
+        tick(h, SCT - 1);
+        ok(in(h, name, "running", 0) && h_pod(h, name), "disconnected: 100 s less 1 ms later it may still come back");
+        h_node_state(h, name, "busy", NULL);
+        tick(h, SCT);
+        ok(in(h, name, "busy", 0), "disconnected: it came back and goes on");
+
+        h_node_state(h, name, "offline", NULL); /* the controller goes down */
+        tick(h, SCT - 1);
+        h_hello(h); /* and is back */
+        tick(h, SCT - 1);
+        ok(in(h, name, "running", 0), "disconnected: 100 s less 1 ms after its controller restarted, it may still "
+                                      "come back");
+        tick(h, 1);
+        ok(in(h, name, "ending|ended|gone", 0), "disconnected: after slaveConnectTimeout it ends");
+        struct want off = {"agent.offline", name};
+        ok(h_until(h, 10000, got, &off), "disconnected: the frontend is told");
+        is_str(offline_reason(h, name), "Agent is not connected again after 100 seconds, status: Running",
+               "disconnected: why");
+        ok(!h_item_failed(h, &id), "disconnected: an agent that had come online fails no item");
+        ok(h_until(h, 20000, clean, NULL), "disconnected: nothing is left");
+        h->auto_online = true;
+        free(name);
+}
+
 /* ---- the frontend's answers, nodes and names ---- */
 
 static size_t count_for(const struct harness *h, const char *type, const char *name) {
@@ -498,6 +541,7 @@ int main(void) {
         not_ready(&h);
         not_connected(&h);
         surplus(&h);
+        disconnected(&h);
         register_retry(&h);
         orphan_node(&h);
         remembered(&h);
