@@ -8,7 +8,9 @@
  *     never had a build is idle since it came online;
  *   - slaveConnectTimeout: not registered by the frontend, pod not Ready,
  *     agent not connected -- each ends the agent with the plugin's words and
- *     frees its slot of the caps;
+ *     frees its slot of the caps; an agent that was online and lost its
+ *     connection has that long to come back, from when it went or from its
+ *     controller's restart;
  *   - retentionTimeout: a single-use agent online with no build ends; the
  *     node of an agent that failed stays while its item waits, that long
  *     at most;
