@@ -1,6 +1,6 @@
 /* Fuzz target: what the Jenkins frontend reads — from a controller: `why`
- * texts, task URLs, jenkins-agent.jnlp documents, the queue and the node
- * list; from the core: bus messages (handled by a frontend whose controller
+ * texts, task URLs, jenkins-agent.jnlp documents, the queue, the node
+ * list, a label's nodes and an item that left the queue; from the core: bus messages (handled by a frontend whose controller
  * is unreachable).  The first byte picks the parser. */
 #include <fcntl.h>
 #include <stddef.h>
@@ -59,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         memcpy(text, data + 1, size - 1);
         text[size - 1] = '\0';
         struct ka_error err = {0};
-        switch (data[0] % 6) {
+        switch (data[0] % 8) {
         case 0: {
                 struct jk_why w;
                 jk_why_parse(text, &w);
@@ -96,6 +96,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 struct jk_computers cs = {0};
                 if (jk_computers_parse(text, size - 1, &cs, &err) == 0)
                         jk_computers_clear(&cs);
+                break;
+        }
+        case 6: {
+                char **nodes = NULL;
+                if (jk_label_nodes_parse(text, size - 1, &nodes, &err) == 0)
+                        jk_strv_free(nodes);
+                break;
+        }
+        case 7: {
+                char *run = NULL;
+                if (jk_left_item_parse(text, size - 1, &run, &err) == 0 && run && !*run)
+                        __builtin_trap();       /* a run URL is never empty */
+                free(run);
                 break;
         }
         default: {

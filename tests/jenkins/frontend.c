@@ -90,13 +90,14 @@ struct fe {
         int64_t last_delay;
 };
 
-static bool fe_new(struct fe *fe, const char *user, const char *extra_yaml) {
+/* A frontend acting as user that looks every `poll` ("200ms"). */
+static bool fe_new(struct fe *fe, const char *user, const char *poll) {
         char yaml[1024], name[64];
         snprintf(name, sizeof(name), "token-%s", user);
         _cleanup_free_ char *tf = jsim_file(&sim, name);
-        snprintf(yaml, sizeof(yaml), "{url: \"%s\", user: %s, tokenFile: \"%s\", pollInterval: 200ms, timeout: 5, "
-                                     "namePrefix: ka-%s}",
-                 sim.url, user, tf, extra_yaml ? extra_yaml : "");
+        snprintf(yaml, sizeof(yaml), "{url: \"%s\", user: %s, tokenFile: \"%s\", pollInterval: %s, timeout: 5, "
+                                     "namePrefix: ka-}",
+                 sim.url, user, tf, poll);
         struct ka_error err = {0};
         void *conf = NULL;
         *fe = (struct fe){.box.msgs = cJSON_CreateArray()};
@@ -374,7 +375,7 @@ static void test_foreign_and_adoption(struct fe *fe) {
         send_register(fe, "ka-linux-k8m9n", "linux docker", 0, "[]");
         cJSON_Delete(take(&fe->box, "agent.registered", NULL, NULL));
         struct fe fe2;
-        if (!fe_new(&fe2, "kubeagent", NULL)) {
+        if (!fe_new(&fe2, "kubeagent", "200ms")) {
                 ok(false, "a second frontend");
                 return;
         }
@@ -454,6 +455,109 @@ static void test_restart(struct fe *fe) {
         free(run);
 }
 
+/* The simulator's run of job (#1) once it no longer builds (admin /builds,
+ * read until it says so), or NULL. */
+static cJSON *finished_run(const char *job) {
+        for (int64_t end = ka_time_now_ms() + 10000; ka_time_now_ms() < end; usleep(20000)) {
+                _cleanup_free_ char *body = NULL;
+                cJSON *list = NULL, *found = NULL;
+                if (jsim_admin(&sim, "GET", "/builds", NULL, &body) == 200)
+                        ka_json_parse(body, strlen(body), &list, NULL);
+                const cJSON *b;
+                cJSON_ArrayForEach(b, list) if (!found && strcmp(ka_json_path_str(b, "job"), job) == 0 &&
+                                                cJSON_IsFalse(ka_json_path(b, "building"))) found =
+                        cJSON_Duplicate(b, true);
+                cJSON_Delete(list);
+                if (found)
+                        return found;
+        }
+        tap_diag("%s never finished", job);
+        return NULL;
+}
+
+/* How many requests of `key` ("GET /queue/api/json 200") the simulator served. */
+static int served(const char *key) {
+        _cleanup_free_ char *body = NULL;
+        cJSON *st = NULL;
+        if (jsim_admin(&sim, "GET", "/stats", NULL, &body) != 200 || ka_json_parse(body, strlen(body), &st, NULL) < 0)
+                return -1;
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(st, "requests"), key);
+        int v = cJSON_IsNumber(n) ? (int)n->valuedouble : 0;
+        cJSON_Delete(st);
+        return v;
+}
+
+/* Single use with builds far shorter than pollInterval (2 s here): while
+ * the agent waits for its first build the nodes are looked at every 250 ms
+ * (the queue still every pollInterval); a 100 ms build that starts and ends
+ * between two looks is found from its queue item: the node is taken offline
+ * and reported idle with the run, and the next build does not go to it. */
+static void test_short_build(void) {
+        struct fe f;
+        if (!fe_new(&f, "kubeagent", "2s")) {
+                ok(false, "a frontend with pollInterval 2s");
+                return;
+        }
+        jk_frontend_connected(f.f);
+        cJSON_Delete(await(&f, "frontend.synced", NULL, NULL));
+        ok(f.last_delay > 1000 && f.last_delay <= 2000,
+           "no single-use agent waits: the next look in pollInterval (%lld ms)", (long long)f.last_delay);
+        jsim_build(&sim, "{\"job\": \"quick/one\", \"kind\": \"freestyle\", \"label\": \"quick\", \"durationMs\": 100}");
+        cJSON *d = await(&f, "demand", "expression", "quick");
+        const cJSON *item = d ? cJSON_GetArrayItem(cJSON_GetObjectItem(d, "items"), 0) : NULL;
+        char items[64];
+        snprintf(items, sizeof(items), "[%d]", item ? (int)ka_json_path(item, "id")->valuedouble : -1);
+        cJSON_Delete(d);
+        send_register(&f, "ka-quick-a1b2c", "quick", 0, items);
+        cJSON_Delete(take(&f.box, "agent.registered", "name", "ka-quick-a1b2c"));
+        int queue_polls = served("GET /queue/api/json 200"), node_polls = served("GET /computer/api/json 200");
+        cycle(&f);
+        int64_t delay = f.last_delay;
+        cycle(&f);
+        ok(delay <= 250 && f.last_delay <= 250,
+           "a single-use agent waits for its first build (its pod starting): the next look in 250 ms (%lld, %lld)",
+           (long long)delay, (long long)f.last_delay);
+        ok(served("GET /computer/api/json 200") == node_polls + 2 && served("GET /queue/api/json 200") == queue_polls,
+           "  those looks read the nodes only, not the queue");
+
+        /* the agent connects, runs its build and is idle again before the next look */
+        _cleanup_free_ char *secret = jsim_secret(&sim, "ka-quick-a1b2c");
+        int fd = jsim_agent(&sim, "ka-quick-a1b2c", secret);
+        cJSON *run = finished_run("quick/one");
+        ok(run && strcmp(ka_json_path_str(run, "builtOn"), "ka-quick-a1b2c") == 0,
+           "a 100 ms build ran on the agent between two looks");
+        cJSON *st = await_state(&f, "ka-quick-a1b2c", "idle");
+        ok(st && run && strcmp(ka_json_path_str(st, "run"), ka_json_path_str(run, "url")) == 0 &&
+                   ka_json_path_str(st, "result") && strcmp(ka_json_path_str(st, "result"), "SUCCESS") == 0,
+           "found from its queue item: the agent is reported idle with that run and its result");
+        cJSON_Delete(st);
+        cJSON_Delete(run);
+        cJSON *node = jsim_node(&sim, "ka-quick-a1b2c");
+        ok(node && cJSON_IsTrue(ka_json_path(node, "temporarilyOffline")) &&
+                   ka_startswith(ka_json_path_str(node, "offlineCauseReason"), "single-use agent"),
+           "  and its node is taken offline as single use");
+        cJSON_Delete(node);
+        cycle(&f);
+        ok(f.last_delay > 250, "  no single-use agent waits any more: looks every pollInterval again");
+        jsim_build(&sim, "{\"job\": \"quick/two\", \"kind\": \"freestyle\", \"label\": \"quick\", \"durationMs\": 100}");
+        d = await(&f, "demand", "expression", "quick");
+        _cleanup_free_ char *body = NULL;
+        cJSON *queue = NULL;
+        if (jsim_admin(&sim, "GET", "/queue", NULL, &body) == 200)
+                ka_json_parse(body, strlen(body), &queue, NULL);
+        const char *why = NULL;
+        const cJSON *q;
+        cJSON_ArrayForEach(q, queue) if (strcmp(ka_json_path_str(q, "job"), "quick/two") == 0) why =
+                ka_json_path_str(q, "why");
+        is_str(why, "\u2018ka-quick-a1b2c\u2019 is offline",
+               "the next build does not go to it: it waits, the node being offline");
+        cJSON_Delete(queue);
+        cJSON_Delete(d);
+        send_msg(&f, "{\"type\": \"agent.delete\", \"name\": \"ka-quick-a1b2c\"}");
+        close(fd);
+        fe_free(&f);
+}
+
 static void test_refusals(struct fe *fe) {
         box_clear(&fe->box);
         send_register(fe, "other-x-12345", "x", 0, "[]");
@@ -475,7 +579,7 @@ static void test_refusals(struct fe *fe) {
         is_int(cJSON_GetArraySize(fe->box.msgs), 0, "demand.failed is logged");
 
         struct fe reader;
-        if (!fe_new(&reader, "reader", NULL))
+        if (!fe_new(&reader, "reader", "200ms"))
                 return;
         jk_frontend_connected(reader.f);
         send_register(&reader, "ka-perm-12345", "x", 0, "[]");
@@ -496,7 +600,7 @@ int main(void) {
                 return 0;
         }
         struct fe fe;
-        if (!jsim_start(&sim, NULL) || !fe_new(&fe, "kubeagent", NULL)) {
+        if (!jsim_start(&sim, NULL) || !fe_new(&fe, "kubeagent", "200ms")) {
                 ok(false, "the Jenkins simulator and a frontend start");
                 ka_registry_free(&reg);
                 return tap_done();
@@ -504,6 +608,7 @@ int main(void) {
         test_demand_and_agents(&fe);
         test_foreign_and_adoption(&fe);
         test_restart(&fe);
+        test_short_build();
         test_refusals(&fe);
         fe_free(&fe);
 

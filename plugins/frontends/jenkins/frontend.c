@@ -15,6 +15,9 @@
 #define ANCHOR_REASON "kubeagent: a placeholder so that Jenkins names the labels pipelines wait for; it never runs builds"
 #define BACKOFF_MAX_MS 30000
 #define DELETED_KEPT 64                 /* names of nodes deleted lately, see on_delete() */
+/* How often the nodes are looked at while a single-use agent waits for its
+ * first build (jk_frontend_cycle()). */
+#define FIRST_BUILD_POLL_MS 250
 
 enum agent_state { ST_OFFLINE, ST_ONLINE, ST_BUSY, ST_IDLE, ST_GONE };
 static const char *const state_names[] = {"offline", "online", "busy", "idle", "gone"};
@@ -38,6 +41,7 @@ struct item {
         int64_t id;
         char *expression;               /* demand by expression (sticky once known)... */
         char *node;                     /* ...or by node: resume this node */
+        char *label;                    /* the label Jenkins named for it (why, labelExpression), or NULL */
         char *job, *url;
         int64_t since;
         bool seen;
@@ -69,6 +73,9 @@ struct jk_frontend {
         struct jk_computers computers;  /* the last poll */
         char *deleted[DELETED_KEPT];    /* nodes deleted lately (a ring) */
         size_t deleted_next;
+        struct jk_computers before;     /* the one before it */
+        int64_t next_full;              /* when the queue is due to be looked at again */
+        bool started;                   /* this look saw a build start on one of our agents */
 };
 
 /* ---- small helpers ----------------------------------------------------------- */
@@ -212,6 +219,14 @@ static bool ours_offline(const struct agent *a, const struct jk_computer *x) {
                (a->failure && strcmp(x->offline_reason, a->failure) == 0);
 }
 
+/* A single-use agent not seen busy yet: its pod may be starting or its
+ * agent connected.  Jenkins gives it a build the moment it connects, and a
+ * second one as soon as the first ends, until kubeagent has seen the first. */
+static bool awaits_first_build(const struct agent *a) {
+        return a->single_use && !a->run && !a->failure && !a->deleting &&
+               (a->state == ST_OFFLINE || a->state == ST_ONLINE);
+}
+
 /* Take a freshly busy single-use agent offline so Jenkins gives it nothing more. */
 static void retire_single_use(struct jk_frontend *fe, struct agent *a, const struct jk_computer *x) {
         if (!a->single_use || a->failure || x->temporarily_offline)
@@ -244,7 +259,9 @@ static void fetch_result(struct jk_frontend *fe, struct agent *a) {
 /* The state of a managed agent from its computer. */
 static void update(struct jk_frontend *fe, struct agent *a, const struct jk_computer *x) {
         if (x->busy > 0) {
-                if (!a->run || !x->run_url || strcmp(a->run, x->run_url) != 0) {
+                bool other = !a->run || !x->run_url || strcmp(a->run, x->run_url) != 0;
+                fe->started |= other || a->state != ST_BUSY;
+                if (other) {
                         set_str(&a->run, x->run_url);
                         set_str(&a->result, NULL);
                         a->result_final = false;
@@ -296,7 +313,8 @@ static int look_at_nodes(struct jk_frontend *fe, struct ka_error *err) {
         int r = jk_computers_poll(fe->client, &cs, err);
         if (r < 0)
                 return r;
-        jk_computers_clear(&fe->computers);
+        jk_computers_clear(&fe->before);
+        fe->before = fe->computers;
         fe->computers = cs;
         for (size_t i = 0; i < fe->n_agents; i++)
                 fe->agents[i]->seen = false;
@@ -341,6 +359,7 @@ static struct item *item_find(struct jk_frontend *fe, int64_t id) {
 static void item_free(struct item *it) {
         free(it->expression);
         free(it->node);
+        free(it->label);
         free(it->job);
         free(it->url);
         free(it);
@@ -582,6 +601,90 @@ static void need_anchor(struct jk_frontend *fe, const struct jk_queue *q) {
         fe->anchor_tried = r == 0 || !retryable(r);     /* a passing condition: try again next time */
 }
 
+/* The label expression Jenkins itself names for an item -- the job's
+ * labelExpression, or a why that names a label -- or NULL. */
+static const char *named_label(const struct jk_frontend *fe, const struct jk_item *x) {
+        if (x->task_label)
+                return x->task_label;
+        if (x->why.kind == JK_WHY_LABEL || (x->why.kind == JK_WHY_LABEL_OR_NODE && !computer_named(fe, x->why.subject)))
+                return x->why.subject;
+        return NULL;
+}
+
+/* The computer of a node ("": the built-in node) in a poll, or NULL. */
+static const struct jk_computer *computer_in(const struct jk_computers *cs, const char *node) {
+        for (size_t i = 0; i < cs->n; i++)
+                if (*node ? !cs->v[i].built_in && strcmp(cs->v[i].name, node) == 0 : cs->v[i].built_in)
+                        return &cs->v[i];
+        return NULL;
+}
+
+/* Whether a computer could be given a build: connected, not taken offline, with executors. */
+static bool takes_builds(const struct jk_computer *x) {
+        return x && !x->offline && x->executors > 0;
+}
+
+/* An item counted as demand left the queue.  A build that starts and ends
+ * between two looks is never seen on its node: when no look saw the run
+ * the item started, and the only node that could have run it -- matching
+ * its label as Jenkins evaluates it, taking builds now or at the look
+ * before -- is a single-use agent of ours waiting for its first build, that
+ * agent was used: take it offline as single use, and report it idle with
+ * the run (and the run's result once it no longer builds).  When another
+ * node could have run it, nothing is guessed (reference §2.1, §6, §7). */
+static void missed_build(struct jk_frontend *fe, const struct item *it) {
+        bool waiting = false;
+        for (size_t i = 0; i < fe->n_agents && !waiting; i++)
+                waiting = awaits_first_build(fe->agents[i]) && fe->agents[i]->state == ST_ONLINE;
+        if (!waiting || it->node || !it->label)
+                return;
+        char *run = NULL;
+        struct ka_error err;
+        if (jk_left_item_run(fe->client, it->id, &run, &err) < 0) {
+                jk_log(DEBUG, "%s", err.msg);
+                return;
+        }
+        bool seen = !run;       /* not started: cancelled, or still in the queue */
+        for (size_t i = 0; i < fe->n_agents && !seen; i++)
+                seen = fe->agents[i]->run && strcmp(fe->agents[i]->run, run) == 0;
+        for (size_t i = 0; i < fe->computers.n && !seen; i++)
+                seen = fe->computers.v[i].run_url && strcmp(fe->computers.v[i].run_url, run) == 0;
+        char **nodes = NULL;
+        if (seen || jk_label_nodes(fe->client, it->label, &nodes, &err) < 0) {
+                if (!seen)
+                        jk_log(DEBUG, "%s", err.msg);
+                free(run);
+                return;
+        }
+        struct agent *used = NULL;
+        size_t could = 0;       /* the nodes that could have run it */
+        for (size_t i = 0; nodes[i]; i++) {
+                struct agent *a = *nodes[i] ? agent_find(fe, nodes[i]) : NULL;
+                if (a && awaits_first_build(a) && a->state == ST_ONLINE)
+                        used = a;
+                else if (!takes_builds(computer_in(&fe->computers, nodes[i])) &&
+                         !takes_builds(computer_in(&fe->before, nodes[i])))
+                        continue;
+                could++;
+        }
+        jk_strv_free(nodes);
+        if (!used || could != 1) {
+                jk_log(DEBUG, "queue item %lld started %s, on no node a look saw; %zu nodes could have run it",
+                       (long long)it->id, run, could);
+                free(run);
+                return;
+        }
+        jk_log(INFO, "%s: ran %s between two looks; single use: it takes no other build", used->name, run);
+        set_str(&used->run, run);
+        set_str(&used->result, NULL);
+        used->result_final = false;
+        free(run);
+        if (jk_node_offline(fe->client, used->name, SINGLE_USE_REASON, &err) < 0)
+                jk_log(WARN, "%s: %s", used->name, err.msg);
+        fetch_result(fe, used);
+        used->state = ST_IDLE;
+}
+
 static int look_at_queue(struct jk_frontend *fe, struct ka_error *err) {
         struct jk_queue q = {0};
         int r = jk_queue_poll(fe->client, &q, err);
@@ -609,6 +712,8 @@ static int look_at_queue(struct jk_frontend *fe, struct ka_error *err) {
                 free(prev->node);
                 prev->expression = expr;
                 prev->node = node;
+                if (!prev->label)
+                        prev->label = cu_strdup(named_label(fe, x));
                 set_str(&prev->job, x->job);
                 set_str(&prev->url, x->task_url);
                 prev->since = x->in_queue_since;
@@ -625,6 +730,7 @@ static int look_at_queue(struct jk_frontend *fe, struct ka_error *err) {
         }
         for (size_t i = 0; i < fe->n_items;) {
                 if (!fe->items[i]->seen) {
+                        missed_build(fe, fe->items[i]);
                         item_free(fe->items[i]);
                         fe->items[i] = fe->items[--fe->n_items];
                         continue;
@@ -862,6 +968,7 @@ void jk_frontend_free(struct jk_frontend *fe) {
         jk_computers_clear(&fe->computers);
         for (size_t i = 0; i < DELETED_KEPT; i++)
                 free(fe->deleted[i]);
+        jk_computers_clear(&fe->before);
         jk_client_free(fe->client);
         free(fe->anchor);
         free(fe);
@@ -888,21 +995,26 @@ void jk_frontend_connected(struct jk_frontend *fe) {
 int64_t jk_frontend_cycle(struct jk_frontend *fe) {
         struct ka_error err = {0};
         int r = 0;
+        int64_t now = jk_host->now_ms();
+        bool full = now >= fe->next_full || fe->resync || fe->failures > 0 || !fe->said_hello;
         if (!fe->said_hello || fe->failures > 0)
                 r = jk_client_hello(fe->client, &err);  /* the root URL: at first and after failures */
         fe->said_hello = r == 0;
+        fe->started = false;
         if (r == 0) {
                 retry_pending(fe);
                 r = look_at_nodes(fe, &err);
         }
-        if (r == 0) {
-                /* the queue before the nodes' states: a core told that an agent is busy before
-                 * it learns that the item the agent took left the queue would plan a second
-                 * agent for the item that agent had been planned for */
+        /* the queue before the nodes' states: a core told that an agent is busy before it
+         * learns that the item the agent took left the queue would plan a second agent for
+         * the item that agent had been planned for */
+        if (r == 0 && (full || fe->started)) {
                 r = look_at_queue(fe, &err);
+                fe->next_full = now + fe->conf->poll_interval_ms;
+        }
+        if (r == 0)
                 for (size_t i = 0; i < fe->n_agents; i++)
                         report(fe, fe->agents[i]);
-        }
         if (r < 0) {
                 jk_log(DEBUG, "%s", err.msg);   /* the client logged the change of health */
                 fe->failures++;
@@ -918,5 +1030,11 @@ int64_t jk_frontend_cycle(struct jk_frontend *fe) {
                 fe->resync = false;
                 emit(fe, message("frontend.synced"));
         }
-        return fe->conf->poll_interval_ms;
+        /* a single-use agent waits for its first build: look at the nodes (only) often, so
+         * that it is taken offline before that build ends and Jenkins gives it another */
+        int64_t delay = fe->next_full - jk_host->now_ms();
+        for (size_t i = 0; i < fe->n_agents && delay > FIRST_BUILD_POLL_MS; i++)
+                if (awaits_first_build(fe->agents[i]))
+                        delay = FIRST_BUILD_POLL_MS;
+        return delay > 0 ? delay : 0;
 }

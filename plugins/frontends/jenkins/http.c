@@ -197,6 +197,12 @@ int64_t jk_json_int(const cJSON *o, const char *key) {
         return (int64_t)v->valuedouble;
 }
 
+void jk_strv_free(char **v) {
+        for (size_t i = 0; v && v[i]; i++)
+                free(v[i]);
+        free(v);
+}
+
 cJSON *jk_json_list(const char *json, size_t len, const char *key, size_t elem_size, void **ret_v,
                     const cJSON **ret_list) {
         cJSON *j = cJSON_ParseWithLength(json, len);

@@ -112,6 +112,9 @@ int64_t jk_json_int(const cJSON *o, const char *key);
 cJSON *jk_json_list(const char *json, size_t len, const char *key, size_t elem_size, void **ret_v,
                     const cJSON **ret_list);
 
+/* Free a NULL-terminated array of strings (NULL is fine). */
+void jk_strv_free(char **v);
+
 /* Put "what: " before the message in err (keeping its code). */
 void jk_error_prefix(struct ka_error *err, const char *what);
 
@@ -186,6 +189,13 @@ int jk_queue_poll(struct jk_client *c, struct jk_queue *ret, struct ka_error *er
 int jk_queue_parse(const char *json, size_t len, const char *root, struct jk_queue *ret, struct ka_error *err);
 void jk_queue_clear(struct jk_queue *q);
 
+/* The run an item that left the queue started: GET queue/item/ID/api/json
+ * with tree=cancelled,executable[url] (Jenkins keeps left items for 5
+ * minutes, §2.1).  *ret_run: the run's absolute URL, or NULL when the item
+ * was cancelled or has not started (still queued).  -ENOENT: no such item. */
+int jk_left_item_run(struct jk_client *c, int64_t id, char **ret_run, struct ka_error *err);
+int jk_left_item_parse(const char *json, size_t len, char **ret_run, struct ka_error *err);
+
 /* ---- nodes.c ------------------------------------------------------------ */
 
 struct jk_node_spec {
@@ -237,6 +247,12 @@ int jk_computers_parse(const char *json, size_t len, struct jk_computers *ret, s
 const struct jk_computer *jk_computers_find(const struct jk_computers *cs, const char *name);
 void jk_computers_clear(struct jk_computers *cs);
 
+/* The names of the nodes a label expression matches, as Jenkins evaluates
+ * it (GET label/EXPR/api/json?tree=nodes[nodeName], §3.1; "" is the
+ * built-in node): NULL-terminated, free with jk_strv_free(). */
+int jk_label_nodes(struct jk_client *c, const char *expr, char ***ret, struct ka_error *err);
+int jk_label_nodes_parse(const char *json, size_t len, char ***ret, struct ka_error *err);
+
 /* ---- runs.c --------------------------------------------------------------- */
 
 struct jk_run {
@@ -266,7 +282,10 @@ void jk_run_clear(struct jk_run *r);
  *     node (bring its pod back), and the node is let back online when we had
  *     taken it offline;
  *   - a single-use agent (idleMinutes 0) is taken temporarily offline as
- *     soon as its build started, so Jenkins gives it nothing more.
+ *     soon as its build started, so Jenkins gives it nothing more; while
+ *     one waits for its first build the nodes are looked at every 250 ms,
+ *     and a build that began and ended between two looks is found from the
+ *     queue item it came from, when only that agent could have run it.
  * What the core asks (agent.register, agent.offline, agent.delete,
  * demand.failed) is done at once; a deletion or an offline mark that fails
  * is tried again at every look, so no node is ever lost track of.  Nothing
@@ -286,8 +305,11 @@ void jk_frontend_connected(struct jk_frontend *fe);
 /* A message from the core; one that does not follow the protocol is logged
  * and ignored. */
 void jk_frontend_handle(struct jk_frontend *fe, const cJSON *msg);
-/* One look at the controller (its nodes, then its queue); returns the
- * milliseconds until the next one (longer while the controller fails). */
+/* One look at the controller: its nodes, then its queue when pollInterval
+ * has passed since it was last read (or a build started on one of ours);
+ * returns the milliseconds until the next one: at most 250 while a
+ * single-use agent waits for its first build, longer while the controller
+ * fails. */
 int64_t jk_frontend_cycle(struct jk_frontend *fe);
 
 #endif

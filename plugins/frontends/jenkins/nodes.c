@@ -301,11 +301,48 @@ void jk_computers_clear(struct jk_computers *cs) {
                 free(x->name);
                 free(x->description);
                 free(x->offline_reason);
-                for (size_t k = 0; x->labels && x->labels[k]; k++)
-                        free(x->labels[k]);
-                free(x->labels);
+                jk_strv_free(x->labels);
                 free(x->run_url);
         }
         free(cs->v);
         *cs = (struct jk_computers){0};
+}
+
+/* ---- the nodes a label expression matches ------------------------------------------- */
+
+int jk_label_nodes_parse(const char *json, size_t len, char ***ret, struct ka_error *err) {
+        cJSON *j = cJSON_ParseWithLength(json, len);
+        const cJSON *list = cJSON_GetObjectItemCaseSensitive(j, "nodes");
+        if (!cJSON_IsObject(j) || !cJSON_IsArray(list)) {
+                cJSON_Delete(j);
+                return jk_host->error_set(err, -EPROTO, "the label is not a JSON object with nodes");
+        }
+        char **v = calloc((size_t)cJSON_GetArraySize(list) + 1, sizeof(*v));
+        if (!v)
+                abort();
+        size_t n = 0;
+        const cJSON *o;
+        cJSON_ArrayForEach(o, list) {
+                const char *name = jk_json_str(o, "nodeName");
+                if (name)
+                        v[n++] = cu_strdup(name);
+        }
+        cJSON_Delete(j);
+        *ret = v;
+        return 0;
+}
+
+int jk_label_nodes(struct jk_client *c, const char *expr, char ***ret, struct ka_error *err) {
+        char *e = jk_escape(c, expr);
+        char *path = cu_printf("label/%s/api/json?tree=nodes%%5BnodeName%%5D", e);
+        char *what = cu_printf("read the nodes of label %s", expr);
+        struct jk_response r = {0};
+        int rc = jk_request(c, "GET", path, NULL, what, JK_PERM_READ, &r, err);
+        if (rc == 0 && (rc = jk_label_nodes_parse(r.body, r.len, ret, err)) < 0)
+                jk_error_prefix(err, what);
+        jk_response_clear(&r);
+        free(what);
+        free(path);
+        free(e);
+        return rc;
 }

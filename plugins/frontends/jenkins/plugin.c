@@ -24,7 +24,8 @@ static const struct kubeagent_config_key keys[] = {
         {"insecure", KUBEAGENT_CFG_BOOL, "false", 0, offsetof(struct jk_conf, insecure),
          "do not check the controller's certificate (tests only)"},
         {"pollInterval", KUBEAGENT_CFG_DURATION, "2", 0, offsetof(struct jk_conf, poll_interval_ms),
-         "how often the queue and the nodes are read"},
+         "how often the queue and the nodes are read (the nodes every 250ms while a single-use agent waits for "
+         "its first build)"},
         {"timeout", KUBEAGENT_CFG_DURATION, "30", 0, offsetof(struct jk_conf, timeout_ms),
          "time limit of one request"},
         {"namePrefix", KUBEAGENT_CFG_STRING, "kubeagent-", 0, offsetof(struct jk_conf, name_prefix),
@@ -83,7 +84,7 @@ static void bus_emit(void *ud, const cJSON *msg) {
                 jk_log(WARN, "bus: %s", err.msg);
 }
 
-/* The frontend's thread: look at the controller every pollInterval (longer
+/* The frontend's thread: look at the controller when jk_frontend_cycle() says (longer
  * while it fails) and do what the core asks in between, until it says stop. */
 static int run(void *state, const void *conf, struct kubeagent_bus *bus, struct ka_error *err) {
         (void)state;

@@ -235,6 +235,34 @@ int jk_queue_poll(struct jk_client *c, struct jk_queue *ret, struct ka_error *er
         return rc;
 }
 
+/* ---- an item that left the queue ---------------------------------------------------- */
+
+int jk_left_item_parse(const char *json, size_t len, char **ret_run, struct ka_error *err) {
+        cJSON *j = cJSON_ParseWithLength(json, len);
+        if (!cJSON_IsObject(j)) {
+                cJSON_Delete(j);
+                return jk_host->error_set(err, -EPROTO, "the queue item is not a JSON object");
+        }
+        const cJSON *exe = cJSON_GetObjectItemCaseSensitive(j, "executable");
+        const char *url = jk_json_true(j, "cancelled") ? NULL : jk_json_str(exe, "url");
+        *ret_run = url && *url ? cu_strdup(url) : NULL;
+        cJSON_Delete(j);
+        return 0;
+}
+
+int jk_left_item_run(struct jk_client *c, int64_t id, char **ret_run, struct ka_error *err) {
+        char *path = cu_printf("queue/item/%lld/api/json?tree=cancelled,executable%%5Burl%%5D", (long long)id);
+        char *what = cu_printf("read queue item %lld", (long long)id);
+        struct jk_response r = {0};
+        int rc = jk_request(c, "GET", path, NULL, what, JK_PERM_ITEM_READ, &r, err);
+        if (rc == 0 && (rc = jk_left_item_parse(r.body, r.len, ret_run, err)) < 0)
+                jk_error_prefix(err, what);
+        jk_response_clear(&r);
+        free(what);
+        free(path);
+        return rc;
+}
+
 void jk_queue_clear(struct jk_queue *q) {
         for (size_t i = 0; i < q->n; i++) {
                 struct jk_item *x = &q->v[i];
