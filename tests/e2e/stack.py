@@ -538,13 +538,14 @@ class Stack:
         return {"url": self.jenkins.url, "user": "kubeagent", "tokenFile": self.jenkins.path("token-kubeagent"),
                 "pollInterval": poll}
 
-    def write_config(self, clouds, gc_period="2s"):
+    def write_config(self, clouds, gc_period="2s", poll="200ms"):
         """A config (JSON is YAML) for the simulators with these clouds, each
         with credentials `sim`: the simulator's service account, which has
-        the Role of config/kubernetes/rbac.yaml.  Its path."""
+        the Role of config/kubernetes/rbac.yaml; the Jenkins frontend's
+        pollInterval `poll`.  Its path."""
         doc = {"kubeagent": {"http": {"listen": Daemon.LISTEN}, "bus": FAST_BUS,
                              "provision": {"gcPeriod": gc_period}},
-               "frontends": {"jenkins": self.frontend_config()},
+               "frontends": {"jenkins": self.frontend_config(poll)},
                "credentials": {"sim": {"type": "kubeconfig", "path": self.kube.path("kubeconfig-tokenfile")}},
                "jenkins": {"clouds": [{"kubernetes": dict(c, credentialsId="sim")} for c in clouds]}}
         self.config = os.path.join(self.dir, "kubeagent.yaml")

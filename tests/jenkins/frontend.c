@@ -510,6 +510,7 @@ static void test_short_build(void) {
         cJSON_Delete(d);
         send_register(&f, "ka-quick-a1b2c", "quick", 0, items);
         cJSON_Delete(take(&f.box, "agent.registered", "name", "ka-quick-a1b2c"));
+        ok(jk_frontend_due(f.f) - ka_time_now_ms() <= 250, "registering a single-use agent brings the next look within 250 ms");
         int queue_polls = served("GET /queue/api/json 200"), node_polls = served("GET /computer/api/json 200");
         cycle(&f);
         int64_t delay = f.last_delay;

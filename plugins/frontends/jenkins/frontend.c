@@ -26,6 +26,7 @@ struct agent {
         char *name;
         char *expression;               /* the label expression it was planned for, or NULL */
         bool single_use;
+        bool retired;                   /* its node is offline as single use (maybe from before a restart) */
         enum agent_state state;
         char *reason;                   /* offline cause text */
         char *run;                      /* the run on it now, or its last one */
@@ -75,6 +76,7 @@ struct jk_frontend {
         size_t deleted_next;
         struct jk_computers before;     /* the one before it */
         int64_t next_full;              /* when the queue is due to be looked at again */
+        int64_t due;                    /* when the next look is (jk_frontend_due()) */
         bool started;                   /* this look saw a build start on one of our agents */
 };
 
@@ -223,7 +225,7 @@ static bool ours_offline(const struct agent *a, const struct jk_computer *x) {
  * agent connected.  Jenkins gives it a build the moment it connects, and a
  * second one as soon as the first ends, until kubeagent has seen the first. */
 static bool awaits_first_build(const struct agent *a) {
-        return a->single_use && !a->run && !a->failure && !a->deleting &&
+        return a->single_use && !a->run && !a->failure && !a->deleting && !a->retired &&
                (a->state == ST_OFFLINE || a->state == ST_ONLINE);
 }
 
@@ -258,6 +260,7 @@ static void fetch_result(struct jk_frontend *fe, struct agent *a) {
 
 /* The state of a managed agent from its computer. */
 static void update(struct jk_frontend *fe, struct agent *a, const struct jk_computer *x) {
+        a->retired = x->temporarily_offline && starts_with(x->offline_reason, "single-use agent");
         if (x->busy > 0) {
                 bool other = !a->run || !x->run_url || strcmp(a->run, x->run_url) != 0;
                 fe->started |= other || a->state != ST_BUSY;
@@ -624,56 +627,100 @@ static bool takes_builds(const struct jk_computer *x) {
         return x && !x->offline && x->executors > 0;
 }
 
-/* An item counted as demand left the queue.  A build that starts and ends
- * between two looks is never seen on its node: when no look saw the run
- * the item started, and the only node that could have run it -- matching
- * its label as Jenkins evaluates it, taking builds now or at the look
- * before -- is a single-use agent of ours waiting for its first build, that
- * agent was used: take it offline as single use, and report it idle with
- * the run (and the run's result once it no longer builds).  When another
- * node could have run it, nothing is guessed (reference §2.1, §6, §7). */
-static void missed_build(struct jk_frontend *fe, const struct item *it) {
-        bool waiting = false;
-        for (size_t i = 0; i < fe->n_agents && !waiting; i++)
-                waiting = awaits_first_build(fe->agents[i]) && fe->agents[i]->state == ST_ONLINE;
-        if (!waiting || it->node || !it->label)
-                return;
-        char *run = NULL;
+/* The nodes of the labels asked about during one look (each read once). */
+struct label_nodes {
+        size_t n;
+        char **label;
+        char ***nodes;          /* NULL: could not be read */
+};
+
+static char **nodes_of_label(struct jk_frontend *fe, struct label_nodes *ln, const char *label) {
+        for (size_t i = 0; i < ln->n; i++)
+                if (strcmp(ln->label[i], label) == 0)
+                        return ln->nodes[i];
+        ln->label = grow(ln->label, ln->n, sizeof(*ln->label));
+        ln->nodes = grow(ln->nodes, ln->n, sizeof(*ln->nodes));
+        ln->label[ln->n] = cu_strdup(label);
         struct ka_error err;
-        if (jk_left_item_run(fe->client, it->id, &run, &err) < 0) {
+        if (jk_label_nodes(fe->client, label, &ln->nodes[ln->n], &err) < 0) {
                 jk_log(DEBUG, "%s", err.msg);
-                return;
+                ln->nodes[ln->n] = NULL;
         }
-        bool seen = !run;       /* not started: cancelled, or still in the queue */
-        for (size_t i = 0; i < fe->n_agents && !seen; i++)
-                seen = fe->agents[i]->run && strcmp(fe->agents[i]->run, run) == 0;
-        for (size_t i = 0; i < fe->computers.n && !seen; i++)
-                seen = fe->computers.v[i].run_url && strcmp(fe->computers.v[i].run_url, run) == 0;
-        char **nodes = NULL;
-        if (seen || jk_label_nodes(fe->client, it->label, &nodes, &err) < 0) {
-                if (!seen)
-                        jk_log(DEBUG, "%s", err.msg);
-                free(run);
-                return;
+        return ln->nodes[ln->n++];
+}
+
+static void label_nodes_clear(struct label_nodes *ln) {
+        for (size_t i = 0; i < ln->n; i++) {
+                free(ln->label[i]);
+                jk_strv_free(ln->nodes[i]);
         }
-        struct agent *used = NULL;
-        size_t could = 0;       /* the nodes that could have run it */
+        free(ln->label);
+        free(ln->nodes);
+}
+
+/* How many of a label's nodes could have run a build: our single-use agents
+ * waiting for their first build (*ret_used: one of them), and every other
+ * node taking builds at this look, the one before, or in `again`. */
+static size_t could_run(struct jk_frontend *fe, char **nodes, const struct jk_computers *again,
+                        struct agent **ret_used) {
+        size_t could = 0;
+        *ret_used = NULL;
         for (size_t i = 0; nodes[i]; i++) {
                 struct agent *a = *nodes[i] ? agent_find(fe, nodes[i]) : NULL;
                 if (a && awaits_first_build(a) && a->state == ST_ONLINE)
-                        used = a;
+                        *ret_used = a;
                 else if (!takes_builds(computer_in(&fe->computers, nodes[i])) &&
-                         !takes_builds(computer_in(&fe->before, nodes[i])))
+                         !takes_builds(computer_in(&fe->before, nodes[i])) && !takes_builds(computer_in(again, nodes[i])))
                         continue;
                 could++;
         }
-        jk_strv_free(nodes);
-        if (!used || could != 1) {
-                jk_log(DEBUG, "queue item %lld started %s, on no node a look saw; %zu nodes could have run it",
-                       (long long)it->id, run, could);
+        return could;
+}
+
+/* Whether a poll shows run on a node. */
+static bool shows_run(const struct jk_computers *cs, const char *run) {
+        for (size_t i = 0; i < cs->n; i++)
+                if (cs->v[i].run_url && strcmp(cs->v[i].run_url, run) == 0)
+                        return true;
+        return false;
+}
+
+/* An item counted as demand left the queue.  A build that starts and ends
+ * between two looks is never seen on its node: when the only node that
+ * could have run the item -- matching its label as Jenkins evaluates it,
+ * taking builds at this look or the one before -- is a single-use agent of
+ * ours waiting for its first build, and no node shows the run the item
+ * started, not even when read once more (the build may have started after
+ * this look read them), that agent was used: take it offline as single use,
+ * and report it idle with the run (and the run's result once it no longer
+ * builds).  When another node could have run it, nothing is guessed
+ * (reference §2.1, §3.1, §6, §7). */
+static void missed_build(struct jk_frontend *fe, const struct item *it, struct label_nodes *ln) {
+        bool waiting = false;
+        for (size_t i = 0; i < fe->n_agents && !waiting; i++)
+                waiting = awaits_first_build(fe->agents[i]) && fe->agents[i]->state == ST_ONLINE;
+        char **nodes = waiting && !it->node && it->label ? nodes_of_label(fe, ln, it->label) : NULL;
+        struct jk_computers again = {0};
+        struct agent *used;
+        if (!nodes || could_run(fe, nodes, &again, &used) != 1 || !used)
+                return;
+        char *run = NULL;
+        struct ka_error err = {0};
+        bool unseen = jk_left_item_run(fe->client, it->id, &run, &err) == 0 && run && !shows_run(&fe->computers, run);
+        for (size_t i = 0; i < fe->n_agents && unseen; i++)
+                unseen = !fe->agents[i]->run || strcmp(fe->agents[i]->run, run) != 0;
+        /* it may have started after this look read the nodes: read them again */
+        unseen = unseen && jk_computers_poll(fe->client, &again, &err) == 0 && !shows_run(&again, run) &&
+                 could_run(fe, nodes, &again, &used) == 1 && used;
+        const struct jk_computer *x = unseen ? computer_in(&again, used->name) : NULL;
+        if (!x || x->busy > 0) {
+                if (err.msg[0])
+                        jk_log(DEBUG, "%s", err.msg);
+                jk_computers_clear(&again);
                 free(run);
                 return;
         }
+        jk_computers_clear(&again);
         jk_log(INFO, "%s: ran %s between two looks; single use: it takes no other build", used->name, run);
         set_str(&used->run, run);
         set_str(&used->result, NULL);
@@ -728,15 +775,17 @@ static int look_at_queue(struct jk_frontend *fe, struct ka_error *err) {
                                 jk_log(INFO, "%s: back online for the build that resumes on it", node);
                 }
         }
+        struct label_nodes ln = {0};
         for (size_t i = 0; i < fe->n_items;) {
                 if (!fe->items[i]->seen) {
-                        missed_build(fe, fe->items[i]);
+                        missed_build(fe, fe->items[i], &ln);
                         item_free(fe->items[i]);
                         fe->items[i] = fe->items[--fe->n_items];
                         continue;
                 }
                 i++;
         }
+        label_nodes_clear(&ln);
         need_anchor(fe, &q);
         jk_queue_clear(&q);
         send_demand(fe);
@@ -821,6 +870,8 @@ static void on_register(struct jk_frontend *fe, const cJSON *msg) {
                 if (!a)
                         a = agent_add(fe, name);
                 a->single_use = single;
+                if (single && fe->due > jk_host->now_ms() + FIRST_BUILD_POLL_MS)
+                        fe->due = jk_host->now_ms() + FIRST_BUILD_POLL_MS;     /* it waits for its first build */
                 /* the expression its items wait for, to map a why naming it */
                 const cJSON *id;
                 cJSON_ArrayForEach(id, cJSON_GetObjectItemCaseSensitive(msg, "items")) {
@@ -1023,7 +1074,9 @@ int64_t jk_frontend_cycle(struct jk_frontend *fe) {
                         d *= 2;
                 if (d > BACKOFF_MAX_MS)
                         d = BACKOFF_MAX_MS;
-                return d - d / 5 + (int64_t)(jk_host->now_ms() % (d / 5 + 1));  /* jitter: 80-100 % */
+                d = d - d / 5 + (int64_t)(jk_host->now_ms() % (d / 5 + 1));     /* jitter: 80-100 % */
+                fe->due = jk_host->now_ms() + d;
+                return d;
         }
         fe->failures = 0;
         if (fe->resync && fe->connected) {
@@ -1036,5 +1089,11 @@ int64_t jk_frontend_cycle(struct jk_frontend *fe) {
         for (size_t i = 0; i < fe->n_agents && delay > FIRST_BUILD_POLL_MS; i++)
                 if (awaits_first_build(fe->agents[i]))
                         delay = FIRST_BUILD_POLL_MS;
-        return delay > 0 ? delay : 0;
+        delay = delay > 0 ? delay : 0;
+        fe->due = jk_host->now_ms() + delay;
+        return delay;
+}
+
+int64_t jk_frontend_due(const struct jk_frontend *fe) {
+        return fe->due;
 }

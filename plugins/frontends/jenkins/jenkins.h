@@ -311,5 +311,8 @@ void jk_frontend_handle(struct jk_frontend *fe, const cJSON *msg);
  * single-use agent waits for its first build, longer while the controller
  * fails. */
 int64_t jk_frontend_cycle(struct jk_frontend *fe);
+/* When the next look is due (host clock, ms): what the last cycle said,
+ * sooner once a single-use agent was registered since. */
+int64_t jk_frontend_due(const struct jk_frontend *fe);
 
 #endif

@@ -92,17 +92,16 @@ static int run(void *state, const void *conf, struct kubeagent_bus *bus, struct 
         int r = jk_frontend_new(conf, bus_emit, bus, &fe, err);
         if (r < 0)
                 return r;
-        int64_t next = jk_host->now_ms();
         bool bus_failing = false;
         for (;;) {
                 int64_t now = jk_host->now_ms();
-                if (now >= next) {
-                        next = now + jk_frontend_cycle(fe);
+                if (now >= jk_frontend_due(fe)) {
+                        jk_frontend_cycle(fe);
                         continue;
                 }
                 cJSON *msg = NULL;
                 struct ka_error e = {0};
-                r = jk_host->bus_recv(bus, (int)(next - now), &msg, &e);
+                r = jk_host->bus_recv(bus, (int)(jk_frontend_due(fe) - now), &msg, &e);
                 if (r == 0) {
                         bus_failing = false;
                         jk_frontend_handle(fe, msg);
