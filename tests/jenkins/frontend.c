@@ -4,9 +4,11 @@
  * why form (no agents at all, a label, a node of ours starting for it, a
  * foreign node, a resumed pipeline block), sent before the nodes' states, agents registered with their
  * secret, their states (offline, busy with the run, idle with the result,
- * gone), single-use agents taken offline when their build starts, failure
- * marks, deletions, adoption by a new frontend, a controller restart in the
- * middle of a build, refused registrations and malformed messages. */
+ * gone), single-use agents taken offline when their build starts (looked
+ * at every 250 ms while they wait for it; a build that began and ended
+ * between two looks found from its queue item), failure marks, deletions,
+ * adoption by a new frontend, a controller restart in the middle of a
+ * build, refused registrations and malformed messages. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
