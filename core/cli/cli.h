@@ -30,6 +30,9 @@ struct ka_cli {
         const char *namespace_;  /* -n, --namespace */
         const char *cloud;       /* --cloud */
         bool log_http;           /* --log-http */
+        const char *as_user;     /* --as */
+        const char *as_uid;      /* --as-uid */
+        const char **as_groups;  /* --as-group, repeatable; NULL-terminated, or NULL */
 
         bool have_doc;
         struct ka_document doc;

@@ -105,12 +105,23 @@ int ka_cmd_doctor(struct ka_cli *cli, int argc, char **argv) {
         if (r == 0) {
                 username = ka_strdup(ka_json_str(user, "username"));
                 ka_buf_printf(&d, "%s", username ? username : "(anonymous)");
-                const cJSON *g;
+                const char *uid = ka_json_str(user, "uid");
+                if (uid)
+                        ka_buf_printf(&d, " (uid %s)", uid);
+                const cJSON *g, *x;
                 int n = 0;
                 cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(user, "groups")) if (cJSON_IsString(g))
                         ka_buf_printf(&d, "%s%s", n++ ? ", " : " (groups: ", g->valuestring);
                 if (n)
                         ka_buf_putc(&d, ')');
+                /* extra (kubectl auth whoami's Extra: rows), e.g. from impersonation */
+                cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(user, "extra")) {
+                        ka_buf_printf(&d, " (extra %s: ", x->string);
+                        n = 0;
+                        cJSON_ArrayForEach(g, x) if (cJSON_IsString(g))
+                                ka_buf_printf(&d, "%s%s", n++ ? ", " : "", g->valuestring);
+                        ka_buf_putc(&d, ')');
+                }
                 line(true, "authenticated as", d.data, NULL);
         } else {
                 line(false, "authenticated as", err.msg,

@@ -76,6 +76,9 @@ static int kube_open(struct ka_cli *cli, struct ka_cli_kube *k) {
                 o.namespace_ = cli->namespace_;
         if (cli->log_http)
                 o.http_log = log_http_line;
+        o.impersonate_user = cli->as_user;
+        o.impersonate_uid = cli->as_uid;
+        o.impersonate_groups = cli->as_groups;
         r = ka_kube_new(&o, &k->kube, &err);
         if (r < 0) {
                 fprintf(stderr, "kubeagent: %s\n", err.msg);

@@ -39,6 +39,9 @@ static void usage(FILE *f) {
                 "      --context NAME       kubeconfig context\n"
                 "  -n, --namespace NS       namespace\n"
                 "      --cloud NAME         which cloud of the config to use\n"
+                "      --as USER            impersonate USER (overrides the kubeconfig's as)\n"
+                "      --as-group GROUP     impersonate GROUP too, repeatable (replaces as-groups)\n"
+                "      --as-uid UID         impersonate UID (overrides the kubeconfig's as-uid)\n"
                 "      --log-http           log each Kubernetes API request and answer (secrets hidden)\n"
                 "      --log-level LEVEL    error, warning, info, debug or trace (default: warning)\n"
                 "      --log-format FORMAT  text or json\n"
@@ -52,7 +55,18 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
-        enum { OPT_LOG_LEVEL = 256, OPT_LOG_FORMAT, OPT_VERSION, OPT_KUBECONFIG, OPT_CONTEXT, OPT_CLOUD, OPT_LOG_HTTP };
+        enum {
+                OPT_LOG_LEVEL = 256,
+                OPT_LOG_FORMAT,
+                OPT_VERSION,
+                OPT_KUBECONFIG,
+                OPT_CONTEXT,
+                OPT_CLOUD,
+                OPT_LOG_HTTP,
+                OPT_AS,
+                OPT_AS_GROUP,
+                OPT_AS_UID
+        };
         static const struct option options[] = {
                 {"config", required_argument, NULL, 'c'},
                 {"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
@@ -60,6 +74,9 @@ int main(int argc, char **argv) {
                 {"namespace", required_argument, NULL, 'n'},
                 {"cloud", required_argument, NULL, OPT_CLOUD},
                 {"log-http", no_argument, NULL, OPT_LOG_HTTP},
+                {"as", required_argument, NULL, OPT_AS},
+                {"as-group", required_argument, NULL, OPT_AS_GROUP},
+                {"as-uid", required_argument, NULL, OPT_AS_UID},
                 {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
                 {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
                 {"verbose", no_argument, NULL, 'v'},
@@ -70,6 +87,9 @@ int main(int argc, char **argv) {
         ka_mem_init();
         ka_log_setup("kubeagent", KA_LOG_WARN, KA_LOG_TOOL);
         struct ka_cli cli = {0};
+        /* --as-group values (at most one per argument) */
+        _cleanup_free_ const char **as_groups = ka_new0(const char *, (size_t)argc + 1);
+        size_t n_as_groups = 0;
         int c;
         /* '+': stop at the command name; the command parses the rest */
         while ((c = getopt_long(argc, argv, "+c:n:vh", options, NULL)) != -1) {
@@ -91,6 +111,16 @@ int main(int argc, char **argv) {
                         break;
                 case OPT_LOG_HTTP:
                         cli.log_http = true;
+                        break;
+                case OPT_AS:
+                        cli.as_user = optarg;
+                        break;
+                case OPT_AS_UID:
+                        cli.as_uid = optarg;
+                        break;
+                case OPT_AS_GROUP:
+                        as_groups[n_as_groups++] = optarg;
+                        cli.as_groups = as_groups;
                         break;
                 case OPT_LOG_LEVEL: {
                         enum ka_log_level l;

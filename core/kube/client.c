@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "kube.h"
+#include "proxy.h"
 #include "util/base64.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -31,6 +32,9 @@ struct ka_kube {
         char *server_url, *ca_pem, *namespace_;
         struct ka_kube_cred *cred;
         char *user_agent;
+        struct ka_kube_proxy_env proxy_env; /* read once, as Go does */
+        char *as_user, *as_uid;             /* the options' impersonation */
+        char **as_groups;
 
         CURLSH *share;
         pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
@@ -98,6 +102,16 @@ int ka_kube_new(const struct ka_kube_options *o, struct ka_kube **ret, struct ka
         k->server_url = ka_strdup(o->server_url);
         k->ca_pem = ka_strdup(o->ca_pem);
         k->namespace_ = ka_strdup(o->namespace_);
+        k->o.impersonate_user = k->o.impersonate_uid = NULL;
+        k->o.impersonate_groups = NULL;
+        k->as_user = ka_strdup(o->impersonate_user);
+        k->as_uid = ka_strdup(o->impersonate_uid);
+        for (size_t i = 0; o->impersonate_groups && o->impersonate_groups[i]; i++) {
+                k->as_groups = ka_reallocarray(k->as_groups, i + 2, sizeof(char *));
+                k->as_groups[i] = ka_strdup(o->impersonate_groups[i]);
+                k->as_groups[i + 1] = NULL;
+        }
+        ka_kube_proxy_env_read(&k->proxy_env);
         if (k->o.pool_size == 0)
                 k->o.pool_size = 1;
         if (k->o.max_response_bytes == 0)
@@ -147,6 +161,12 @@ void ka_kube_free(struct ka_kube *k) {
         free(k->ca_pem);
         free(k->namespace_);
         free(k->user_agent);
+        ka_kube_proxy_env_clear(&k->proxy_env);
+        free(k->as_user);
+        free(k->as_uid);
+        for (char **g = k->as_groups; g && *g; g++)
+                free(*g);
+        free(k->as_groups);
         free(k);
 }
 
@@ -276,6 +296,8 @@ static void learn_namespace(struct ka_kube *k, const struct ka_kube_endpoint *e)
         pthread_mutex_unlock(&k->lock);
 }
 
+static int check_endpoint(const struct ka_kube *k, const struct ka_kube_endpoint *e, struct ka_error *err);
+
 static int get_endpoint(struct ka_kube *k, struct ka_kube_endpoint **ret, struct ka_error *err) {
         struct ka_kube_endpoint *e;
         int r = ka_kube_cred_get(k->cred, &e, err);
@@ -291,6 +313,11 @@ static int get_endpoint(struct ka_kube *k, struct ka_kube_endpoint **ret, struct
         if (!ka_startswith(server, "https://") && !ka_startswith(server, "http://")) {
                 ka_kube_endpoint_unref(k->cred, e);
                 return ka_error_set(err, -EINVAL, "server URL \"%s\" must start with https://", server);
+        }
+        r = check_endpoint(k, e, err);
+        if (r < 0) {
+                ka_kube_endpoint_unref(k->cred, e);
+                return r;
         }
         learn_namespace(k, e);
         *ret = e;
@@ -370,6 +397,106 @@ static void url_split(const char *url, struct url_parts *u) {
         u->scheme_host_port = ka_asprintf("%s://%.*s", https ? "https" : "http", (int)hp_len, hp);
 }
 
+/* The proxy for the endpoint's server (NULL: direct), in libcurl's form. */
+static int proxy_of(const struct ka_kube *k, const struct ka_kube_endpoint *e, char **ret, struct ka_error *err) {
+        const char *server = server_of(k, e);
+        struct url_parts u = {0};
+        url_split(server, &u);
+        int r = ka_kube_proxy_for(e->ep.proxy_url, &k->proxy_env, ka_startswith(server, "https://"), u.host, u.port,
+                                  ret, err);
+        url_parts_clear(&u);
+        return r;
+}
+
+/* Who to impersonate: the options' user, uid and groups over the
+ * credentials'; extra from the credentials. */
+struct impersonation {
+        const char *user, *uid;
+        char *const *groups, *const *extra;
+};
+
+static struct impersonation impersonation_of(const struct ka_kube *k, const struct ka_kube_endpoint *e) {
+        return (struct impersonation){
+                .user = k->as_user ? k->as_user : e->ep.impersonate_user,
+                .uid = k->as_uid ? k->as_uid : e->ep.impersonate_uid,
+                .groups = k->as_groups ? k->as_groups : e->ep.impersonate_groups,
+                .extra = e->ep.impersonate_extra,
+        };
+}
+
+/* A header value Go's client would send: no control characters but tab. */
+static bool header_value_ok(const char *v) {
+        for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+                if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+                        return false;
+        return true;
+}
+
+static int check_endpoint(const struct ka_kube *k, const struct ka_kube_endpoint *e, struct ka_error *err) {
+        char *proxy = NULL;
+        int r = proxy_of(k, e, &proxy, err);
+        free(proxy);
+        if (r < 0)
+                return r;
+        struct impersonation im = impersonation_of(k, e);
+        bool extras = im.uid || (im.groups && im.groups[0]) || (im.extra && im.extra[0]);
+        if (ka_isempty(im.user) && extras)
+                return ka_error_set(err, -EINVAL,
+                                    "requesting uid, groups or user-extra without impersonating a user (%s): set the "
+                                    "user's as (or --as)",
+                                    e->ep.description ? e->ep.description : ka_kube_cred_plugin(k->cred));
+        const char *bad = im.user && !header_value_ok(im.user) ? im.user
+                          : im.uid && !header_value_ok(im.uid) ? im.uid
+                                                               : NULL;
+        for (char *const *g = im.groups; !bad && g && *g; g++)
+                bad = header_value_ok(*g) ? NULL : *g;
+        for (char *const *x = im.extra; !bad && x && *x; x += 2)
+                bad = header_value_ok(x[1]) ? NULL : x[1];
+        if (bad)
+                return ka_error_set(err, -EINVAL,
+                                    "impersonation: a value with a line break or control character cannot be sent in "
+                                    "an HTTP header");
+        return 0;
+}
+
+/* The Impersonate-* header lines (client-go's impersonatingRoundTripper:
+ * extra keys percent-encoded outside the token characters, '%' included). */
+static struct curl_slist *impersonation_headers(const struct ka_kube *k, const struct ka_kube_endpoint *e,
+                                                struct curl_slist *l) {
+        struct impersonation im = impersonation_of(k, e);
+        if (ka_isempty(im.user))
+                return l;
+        struct ka_buf h = KA_BUF_INIT(0);
+        ka_buf_printf(&h, "Impersonate-User: %s", im.user);
+        l = curl_slist_append(l, h.data);
+        if (im.uid) {
+                ka_buf_reset(&h);
+                ka_buf_printf(&h, "Impersonate-Uid: %s", im.uid);
+                l = curl_slist_append(l, h.data);
+        }
+        for (char *const *g = im.groups; g && *g; g++) {
+                ka_buf_reset(&h);
+                ka_buf_printf(&h, "Impersonate-Group: %s", *g);
+                l = curl_slist_append(l, h.data);
+        }
+        for (char *const *x = im.extra; x && x[0] && x[1]; x += 2) {
+                ka_buf_reset(&h);
+                ka_buf_puts(&h, "Impersonate-Extra-");
+                for (const unsigned char *c = (const unsigned char *)x[0]; *c; c++) {
+                        if (*c != '%' && *c < 0x7f &&
+                            ((*c >= '0' && *c <= '9') || ((*c | 0x20) >= 'a' && (*c | 0x20) <= 'z') ||
+                             strchr("!#$&'*+-.^_`|~", *c)))
+                                ka_buf_putc(&h, (char)*c);
+                        else
+                                ka_buf_printf(&h, "%%%02X", *c);
+                }
+                ka_buf_printf(&h, ": %s", x[1]);
+                l = curl_slist_append(l, h.data);
+        }
+        ka_buf_free(&h);
+        return l;
+}
+
 /* Everything about a handle that depends on the endpoint, set again when
  * the endpoint changes (a new CA or client certificate needs other
  * connections; libcurl only reuses a connection whose TLS settings match). */
@@ -407,8 +534,13 @@ static void configure_handle(struct ka_kube *k, struct handle *h, const struct k
                 curl_easy_setopt(c, CURLOPT_SSLKEY_BLOB, &key);
                 curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
         }
-        if (ep->proxy_url)
-                curl_easy_setopt(c, CURLOPT_PROXY, ep->proxy_url);
+        /* always set: "" keeps libcurl from reading the environment itself
+         * (it would apply its own rules, and NO_PROXY even to a proxy-url) */
+        char *proxy = NULL;
+        proxy_of(k, e, &proxy, NULL);
+        curl_easy_setopt(c, CURLOPT_PROXY, proxy ? proxy : "");
+        curl_easy_setopt(c, CURLOPT_NOPROXY, "");
+        ka_free_secret(proxy);
         h->generation = e->generation;
 }
 
@@ -464,6 +596,16 @@ static void log_line(struct ka_kube *k, const char *fmt, ...) {
         free(line);
 }
 
+/* "> proxy: http://user:********@host:port" when there is one. */
+static void log_proxy(struct ka_kube *k, const struct ka_kube_endpoint *e) {
+        char *proxy = NULL;
+        if (proxy_of(k, e, &proxy, NULL) == 0 && proxy) {
+                _cleanup_free_ char *shown = ka_kube_proxy_display(proxy);
+                log_line(k, "> proxy: %s", shown);
+        }
+        ka_free_secret(proxy);
+}
+
 static void log_body(struct ka_kube *k, const char *prefix, const char *body, size_t len) {
         if (!body || len == 0)
                 return;
@@ -486,7 +628,14 @@ struct outcome {
         int code;          /* HTTP status, 0 if none */
         int retry_after_s; /* Retry-After header, -1 when absent */
         bool sent;         /* the request may have reached the server */
+        int proxy_code;    /* the proxy's answer to CONNECT when it refused the tunnel, else 0 */
 };
+
+static int proxy_refusal(CURL *c) {
+        long code = 0;
+        curl_easy_getinfo(c, CURLINFO_HTTP_CONNECTCODE, &code);
+        return code >= 300 ? (int)code : 0;
+}
 
 /* The URL of path?query on the endpoint's server, and the CONNECT_TO entry
  * that makes a tls-server-name work (NULL without one). */
@@ -569,6 +718,7 @@ static void perform(struct exchange *x, struct handle *h, const struct ka_kube_e
                 curl_easy_setopt(c, CURLOPT_USERNAME, NULL);
                 curl_easy_setopt(c, CURLOPT_PASSWORD, NULL);
         }
+        hdrs = impersonation_headers(k, e, hdrs);
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 
         int64_t timeout = req->timeout_ms == 0 ? k->o.request_timeout_ms : req->timeout_ms;
@@ -587,6 +737,7 @@ static void perform(struct exchange *x, struct handle *h, const struct ka_kube_e
 
         if (k->o.http_log) {
                 log_line(k, "> %s %s", req->method, url.data);
+                log_proxy(k, e);
                 if (auth_kind)
                         log_line(k, "> Authorization: %s " KA_SECRET_MASK, auth_kind);
                 for (struct curl_slist *s = hdrs; s; s = s->next)
@@ -603,6 +754,7 @@ static void perform(struct exchange *x, struct handle *h, const struct ka_kube_e
         if (curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &ra) != CURLE_OK || ra <= 0)
                 ra = -1;
         out->code = (int)code;
+        out->proxy_code = out->cc != CURLE_OK ? proxy_refusal(c) : 0;
         out->retry_after_s = ra > 0 ? (int)KA_MIN(ra, (curl_off_t)3600) : -1;
         out->sent = !(out->cc == CURLE_COULDNT_CONNECT || out->cc == CURLE_COULDNT_RESOLVE_HOST ||
                       out->cc == CURLE_COULDNT_RESOLVE_PROXY || out->cc == CURLE_SSL_CONNECT_ERROR);
@@ -631,9 +783,27 @@ static void perform(struct exchange *x, struct handle *h, const struct ka_kube_e
         ka_buf_free(&url);
 }
 
+/* The server, and the proxy on the way if any, for messages. */
+static char *server_desc(const struct ka_kube *k, const struct ka_kube_endpoint *e) {
+        char *proxy = NULL;
+        if (proxy_of(k, e, &proxy, NULL) < 0 || !proxy)
+                return ka_strdup(server_of(k, e));
+        _cleanup_free_ char *shown = ka_kube_proxy_display(proxy);
+        ka_free_secret(proxy);
+        return ka_asprintf("%s (through proxy %s)", server_of(k, e), shown);
+}
+
 static int transport_error(const struct exchange *x, const struct outcome *out, const char *what, const char *server,
                            const char *errbuf, struct ka_error *err) {
         const char *detail = errbuf[0] ? errbuf : curl_easy_strerror(out->cc);
+        if (out->proxy_code == 407)
+                return ka_error_set(err, -EACCES,
+                                    "%s: %s: the proxy refused its credentials (407 Proxy Authentication Required): "
+                                    "check the user and password of proxy-url or HTTPS_PROXY",
+                                    what, server);
+        if (out->proxy_code)
+                return ka_error_set(err, -ECONNREFUSED, "%s: %s: the proxy refused the tunnel (%s)", what, server,
+                                    detail);
         switch (out->cc) {
         case CURLE_PEER_FAILED_VERIFICATION:
                 return ka_error_set(err, -EPROTO,
@@ -673,6 +843,8 @@ static bool should_retry(struct ka_kube *k, const struct exchange *x, const stru
                 return false;
         bool idem = is_idempotent(req);
         int64_t wait = backoff_ms(k, attempt);
+        if (out->proxy_code == 407)
+                return false;
         if (out->cc != CURLE_OK) {
                 switch (out->cc) {
                 case CURLE_PEER_FAILED_VERIFICATION:
@@ -681,6 +853,10 @@ static bool should_retry(struct ka_kube *k, const struct exchange *x, const stru
                 case CURLE_WRITE_ERROR:
                 case CURLE_ABORTED_BY_CALLBACK:
                 case CURLE_URL_MALFORMAT:
+                /* a name that does not resolve is reported at once, as
+                 * client-go does (watch loops retry on their own) */
+                case CURLE_COULDNT_RESOLVE_HOST:
+                case CURLE_COULDNT_RESOLVE_PROXY:
                 case CURLE_UNSUPPORTED_PROTOCOL:
                         return false;
                 default:
@@ -774,7 +950,8 @@ int ka_kube_request(struct ka_kube *k, const struct ka_kube_request *req, struct
                         r = x.sink_code;
                         ka_error_set(err, r, "%s: stopped", what);
                 } else if (out.cc != CURLE_OK) {
-                        r = transport_error(&x, &out, what, server_of(k, e), errbuf, err);
+                        _cleanup_free_ char *where = server_desc(k, e);
+                        r = transport_error(&x, &out, what, where, errbuf, err);
                 } else if (out.code >= 200 && out.code < 300) {
                         r = 0;
                 } else {
@@ -838,6 +1015,10 @@ static char *raw_head(struct ka_kube *k, const struct ka_kube_endpoint *e, const
                 ka_free_secret(b64);
                 ka_buf_free_secret(&up);
         }
+        struct curl_slist *im = impersonation_headers(k, e, NULL);
+        for (struct curl_slist *s = im; s; s = s->next)
+                ka_buf_printf(&h, "%s\r\n", s->data);
+        curl_slist_free_all(im);
         return ka_buf_steal(&h);
 }
 
@@ -859,6 +1040,9 @@ int ka_kube_raw_open(struct ka_kube *k, const char *method, const char *path, co
         curl_easy_setopt(c, CURLOPT_SHARE, NULL);
         curl_easy_setopt(c, CURLOPT_CONNECT_ONLY, 1L);
         curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+        /* through an HTTP proxy, a tunnel even to an http:// server: the
+         * upgrade is ours to write */
+        curl_easy_setopt(c, CURLOPT_HTTPPROXYTUNNEL, 1L);
         struct ka_buf url = KA_BUF_INIT(0);
         struct curl_slist *connect_to;
         request_url(k, e, path, query, &url, &connect_to);
@@ -866,9 +1050,12 @@ int ka_kube_raw_open(struct ka_kube *k, const char *method, const char *path, co
         curl_easy_setopt(c, CURLOPT_CONNECT_TO, connect_to);
         char errbuf[CURL_ERROR_SIZE] = "";
         curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-        if (k->o.http_log)
+        if (k->o.http_log) {
                 log_line(k, "> %s %s (connection of its own)", method, url.data);
+                log_proxy(k, e);
+        }
         struct outcome out = {.cc = curl_easy_perform(c)};
+        out.proxy_code = out.cc != CURLE_OK ? proxy_refusal(c) : 0;
         long connects = 0;
         curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &connects);
         pthread_mutex_lock(&k->lock);
@@ -884,7 +1071,8 @@ int ka_kube_raw_open(struct ka_kube *k, const char *method, const char *path, co
         if (out.cc != CURLE_OK || fd == CURL_SOCKET_BAD) {
                 struct exchange x = {.k = k};
                 _cleanup_free_ char *what = ka_asprintf("%s %s", method, path);
-                r = transport_error(&x, &out, what, server_of(k, e), errbuf, err);
+                _cleanup_free_ char *where = server_desc(k, e);
+                r = transport_error(&x, &out, what, where, errbuf, err);
                 if (k->o.http_log)
                         log_line(k, "< %s", err ? err->msg : curl_easy_strerror(out.cc));
                 curl_easy_cleanup(c);

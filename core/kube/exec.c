@@ -307,7 +307,7 @@ static int attempt(struct ka_kube_exec *x, bool *refreshed, bool *ret_retry, str
         char *head;
         int r = ka_kube_raw_open(x->k, "GET", x->path, x->query, &raw, &head, err);
         if (r < 0) {
-                *ret_retry = r != -EPROTO && r != -EINVAL && r != -EKEYREJECTED;
+                *ret_retry = r != -EPROTO && r != -EINVAL && r != -EKEYREJECTED && r != -EACCES;
                 return r;
         }
         static const char *const protocols[] = {KA_EXEC_V5, KA_EXEC_V4, NULL};

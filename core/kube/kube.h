@@ -10,9 +10,16 @@
  * re-read, exec plugin re-run, refresh after a 401), and is retried with
  * jittered exponential backoff on 429 (honouring Retry-After, any method),
  * on 5xx and on connection errors (idempotent requests only; a connection
- * that could not be made at all is retried for every method).  Response
+ * that could not be made at all is retried for every method; a host name
+ * that does not resolve is not retried, as client-go).  Response
  * bodies are capped.  A non-2xx answer becomes a clear error from its
  * Status (status.h).
+ *
+ * Proxies: a cluster's proxy-url, else HTTPS_PROXY/HTTP_PROXY/NO_PROXY by
+ * client-go's rules (proxy.h), for requests and raw connections alike.
+ * Impersonation: the credentials' (or the options') as, as-uid, as-groups
+ * and as-user-extra go out as Impersonate-* headers, as client-go sends them
+ * (over http:// too); uid, groups or extra without a user are refused.
  *
  * TLS: verification is always on unless the options or the credentials say
  * insecure explicitly; with a cluster CA only that CA is trusted
@@ -46,6 +53,12 @@ struct ka_kube_options {
         const char *ca_pem;     /* the cloud's serverCertificate (PEM): overrides the credential's CA */
         bool skip_tls_verify;   /* the cloud's skipTlsVerify: trust any server certificate */
         const char *namespace_; /* overrides the credential's namespace; else it, else "default" */
+
+        /* kubectl's --as, --as-uid and --as-group: override the
+         * credentials' impersonation (groups replace theirs when given). */
+        const char *impersonate_user;
+        const char *impersonate_uid;
+        const char *const *impersonate_groups; /* NULL-terminated, or NULL */
 
         int64_t connect_timeout_ms; /* default 5000 (the plugin's connectTimeout) */
         int64_t request_timeout_ms; /* default 15000 (the plugin's readTimeout) */

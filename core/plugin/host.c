@@ -178,6 +178,14 @@ void ka_plugin_endpoint_clear(struct kubeagent_endpoint *ep) {
         free(ep->username);
         ka_secret_free(ep->password);
         free(ep->description);
+        free(ep->impersonate_user);
+        free(ep->impersonate_uid);
+        for (char **v = ep->impersonate_groups; v && *v; v++)
+                free(*v);
+        free(ep->impersonate_groups);
+        for (char **v = ep->impersonate_extra; v && *v; v++)
+                free(*v);
+        free(ep->impersonate_extra);
         *ep = (struct kubeagent_endpoint){0};
 }
 

@@ -83,3 +83,54 @@ PY
 kubesim_wait_phase() {
         kubesim_wait_until "$1" "st.get('phase') == '$2'"
 }
+# proxysim_start NAME [ARGS...]: start tests/sim/proxy_sim.py with ARGS; sets
+# NAME_PID and NAME_PORT, or returns 1.  proxysim_stop NAME stops it by PID.
+proxysim_start() {
+        name=$1
+        shift
+        mkfifo "$KUBESIM_DIR.$name.ready"
+        "${PYTHON3:-python3}" "${top_srcdir:-.}/tests/sim/proxy_sim.py" "$@" >"$KUBESIM_DIR.$name.ready" \
+                2>"$KUBESIM_DIR.$name.log" &
+        eval "${name}_PID=\$!"
+        line=
+        read -r line <"$KUBESIM_DIR.$name.ready" || true
+        rm -f "$KUBESIM_DIR.$name.ready"
+        set -- $line
+        if [ "${1:-}" != READY ]; then
+                proxysim_stop "$name"
+                return 1
+        fi
+        eval "${name}_PORT=\$2"
+}
+proxysim_stop() {
+        eval "pid=\${${1}_PID:-}"
+        [ -n "$pid" ] || return 0
+        kill "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+        eval "${1}_PID="
+}
+# proxysim_tunnels NAME [TARGET]: tunnels the proxy opened (to TARGET, or in
+# all) since the last call, which zeroes them; then "refused" is in
+# PROXYSIM_REFUSED
+proxysim_tunnels() {
+        eval "port=\$${1}_PORT"
+        out=$("${PYTHON3:-python3}" - "$port" "${2:-}" <<'PY'
+import json, socket, sys
+port, target = sys.argv[1:3]
+c = socket.create_connection(("127.0.0.1", int(port)))
+c.sendall(b"POST /reset-stats HTTP/1.1\r\nHost: proxy\r\nContent-Length: 0\r\n\r\n")
+data = b""
+while True:
+    chunk = c.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+s = json.loads(data.split(b"\r\n\r\n", 1)[1])
+t = s["tunnels"]
+print(t.get(target, 0) if target else sum(t.values()), s["refused"])
+PY
+)
+        set -- $out
+        PROXYSIM_REFUSED=$2
+        echo "$1"
+}

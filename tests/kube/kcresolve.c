@@ -59,6 +59,22 @@ int main(int argc, char **argv) {
                 add(out, "username", e->ep.username);
                 add(out, "password", e->ep.password);
                 add(out, "description", e->ep.description);
+                add(out, "as", e->ep.impersonate_user);
+                add(out, "asUid", e->ep.impersonate_uid);
+                if (e->ep.impersonate_groups) {
+                        cJSON *g = cJSON_AddArrayToObject(out, "asGroups");
+                        for (char **v = e->ep.impersonate_groups; *v; v++)
+                                cJSON_AddItemToArray(g, cJSON_CreateString(*v));
+                }
+                if (e->ep.impersonate_extra) {
+                        cJSON *x = cJSON_AddObjectToObject(out, "asUserExtra");
+                        for (char **v = e->ep.impersonate_extra; v[0] && v[1]; v += 2) {
+                                cJSON *list = cJSON_GetObjectItemCaseSensitive(x, v[0]);
+                                if (!list)
+                                        list = cJSON_AddArrayToObject(x, v[0]);
+                                cJSON_AddItemToArray(list, cJSON_CreateString(v[1]));
+                        }
+                }
         }
         char *text = cJSON_PrintUnformatted(out);
         puts(text);

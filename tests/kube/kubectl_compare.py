@@ -5,7 +5,8 @@ For a corpus of kubeconfigs (several files through KUBECONFIG, --kubeconfig
 alone, relative paths, same names in several files, contexts, namespaces,
 a missing file in the list), kubeagent's kubeconfig plugin (through
 tests/kube/kcresolve) must resolve the same server, user credentials and
-namespace as `kubectl config view --minify --flatten -o json`.  kubectl is
+namespace, proxy-url and impersonation (as, as-uid, as-groups,
+as-user-extra) as `kubectl config view --minify --flatten -o json`.  kubectl is
 taken from PATH; without it the test is skipped.  Prints TAP.
 """
 
@@ -117,8 +118,48 @@ contexts:
 - name: ctx-nouser
   context: {cluster: c, namespace: anon}
 """)
+    write(d + "/p/config", """apiVersion: v1
+kind: Config
+current-context: ctx-http
+clusters:
+- name: via-http
+  cluster: {server: "https://p.example:6443", proxy-url: "http://user:proxy-pass@proxy.example:3128"}
+- name: via-socks
+  cluster: {server: "https://10.0.0.9:6443", proxy-url: "socks5://proxy.example:1080", insecure-skip-tls-verify: true}
+users:
+- name: imp
+  user:
+    token: imp-token
+    as: alice
+    as-uid: "1234"
+    as-groups: [team-a, team-b]
+    as-user-extra: {scopes: [openid, profile], "acme.com/project": [p1]}
+- name: shared-imp
+  user: {token: from-p, as: carol}
+contexts:
+- name: ctx-http
+  context: {cluster: via-http, user: imp, namespace: team-p}
+- name: ctx-socks
+  context: {cluster: via-socks, user: shared-imp}
+""")
+    write(d + "/q/config", """apiVersion: v1
+kind: Config
+current-context: ctx-q
+clusters:
+- name: via-socks
+  cluster: {server: "https://q.example:6443", proxy-url: "http://should-not-win:1"}
+users:
+- name: shared-imp
+  user: {token: from-q, as: mallory, as-groups: [should-not-win]}
+- name: q-user
+  user: {client-certificate: ../alice.crt, client-key: ../alice.key, as: "system:serviceaccount:ci:kubeagent"}
+contexts:
+- name: ctx-q
+  context: {cluster: via-socks, user: q-user, namespace: team-q}
+""")
     shutil.copy(d + "/ca.crt", d + "/c/ca-c.crt")
     a, b, c = d + "/a/config", d + "/b/nested/config", d + "/c/config"
+    p, q = d + "/p/config", d + "/q/config"
     missing = d + "/missing/config"
     files = {"filetok": d + "/b/nested"}
     return files, [
@@ -134,6 +175,9 @@ contexts:
         ("--kubeconfig with --context", None, b, "ctx-file"),
         ("three files, data fields and tls-server-name", a + ":" + c + ":" + b, None, "ctx-b"),
         ("duplicate entries in KUBECONFIG", c + ":" + c + ":" + a, None, None),
+        ("proxy-url with credentials, and every impersonation field", None, p, None),
+        ("socks5 proxy-url, impersonation from the first file only", p + ":" + q, None, "ctx-socks"),
+        ("proxy-url and as from the first file's entries, a certificate user", q + ":" + p, None, None),
     ]
 
 
@@ -194,6 +238,14 @@ def compare(name, want, got, token_dirs):
     ok(got.get("clientKey") == pem(user.get("client-key-data")), name + ": client key")
     ok(got.get("username") == user.get("username") and got.get("password") == user.get("password"),
        name + ": basic auth")
+    ok(got.get("proxyUrl") == cluster.get("proxy-url"), name + ": proxy-url",
+       "kubectl %s, kubeagent %s" % (cluster.get("proxy-url"), got.get("proxyUrl")))
+    ok(got.get("as") == user.get("as") and got.get("asUid") == user.get("as-uid"), name + ": as, as-uid",
+       "kubectl %s/%s, kubeagent %s/%s" % (user.get("as"), user.get("as-uid"), got.get("as"), got.get("asUid")))
+    ok(got.get("asGroups") == user.get("as-groups"), name + ": as-groups",
+       "kubectl %s, kubeagent %s" % (user.get("as-groups"), got.get("asGroups")))
+    ok(got.get("asUserExtra") == user.get("as-user-extra"), name + ": as-user-extra",
+       "kubectl %s, kubeagent %s" % (user.get("as-user-extra"), got.get("asUserExtra")))
     desc = got.get("description", "")
     ok(("user %s)" % user_name) in desc if user_name else "user -)" in desc, name + ": the same user entry",
        "kubectl user %s; kubeagent: %s" % (user_name, desc))

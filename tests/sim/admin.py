@@ -120,7 +120,7 @@ class Admin:
     def grant(self, body):
         subject = ("group", body["group"]) if body.get("group") else ("user", body["user"])
         self.sim.auth.grant(subject, body.get("namespace"), body.get("apiGroup", ""),
-                            body["resources"], body["verbs"])
+                            body["resources"], body["verbs"], body.get("resourceNames"))
         return _ok(None, 201)
 
     def pods(self, body):

@@ -163,6 +163,8 @@ class Api:
             user = self.auth.authenticate(req)
             if user is None and not (req.path in PUBLIC and "authorization" not in req.headers):
                 raise unauthorized()
+            if user is not None:
+                user = self.auth.impersonate(user, req.headers)
             template, verb, result = self._route(req, user)
         except ApiError as err:
             result = error_response(err)
@@ -788,13 +790,15 @@ class Api:
             return Response(201, dumps({
                 "kind": "SelfSubjectReview", "apiVersion": "authentication.k8s.io/v1",
                 "metadata": {"creationTimestamp": rfc3339()},
-                "status": {"userInfo": {"username": user.name, "groups": user.groups}}}))
+                "status": {"userInfo": dict({"username": user.name, "groups": user.groups},
+                                            **({"uid": user.uid} if user.uid else {}),
+                                            **({"extra": user.extra} if user.extra else {}))}}))
         if resource == "selfsubjectaccessreviews":
             attrs = spec.get("resourceAttributes")
             if attrs:
                 full = attrs.get("resource", "") + ("/" + attrs["subresource"] if attrs.get("subresource") else "")
                 allowed = self.auth.allowed(user, attrs.get("verb", ""), attrs.get("group", ""), full,
-                                            attrs.get("namespace") or None)
+                                            attrs.get("namespace") or None, attrs.get("name") or None)
             else:
                 allowed = True
             status = {"allowed": allowed}

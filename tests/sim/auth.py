@@ -30,7 +30,9 @@ import os
 import secrets
 import time
 
-from kstatus import forbidden
+import urllib.parse
+
+from kstatus import ApiError, forbidden
 
 AGENT_ROLE = [
     ("", "pods", ("create", "delete", "get", "list", "watch", "patch")),
@@ -54,30 +56,35 @@ TOKEN_FILES = {"admin": "token-admin", "restricted": "token-restricted", "sa": "
 
 
 class User:
-    __slots__ = ("name", "groups")
+    __slots__ = ("name", "groups", "uid", "extra")
 
-    def __init__(self, name, groups=()):
+    def __init__(self, name, groups=(), uid=None, extra=None):
         self.name = name
-        self.groups = list(groups) + ["system:authenticated"]
+        self.groups = list(groups) + ([] if "system:authenticated" in groups else ["system:authenticated"])
+        self.uid = uid
+        self.extra = extra or {}
 
 
 class Rule:
-    __slots__ = ("subject", "namespace", "group", "resource", "verbs")
+    __slots__ = ("subject", "namespace", "group", "resource", "verbs", "names")
 
-    def __init__(self, subject, namespace, group, resource, verbs):
+    def __init__(self, subject, namespace, group, resource, verbs, names=None):
         self.subject = subject
         self.namespace = namespace
         self.group = group
         self.resource = resource
         self.verbs = set(verbs)
+        self.names = set(names) if names else None   # resourceNames; None = any
 
-    def allows(self, user, verb, group, resource, namespace):
-        kind, name = self.subject
-        if kind == "user" and name != user.name:
+    def allows(self, user, verb, group, resource, namespace, name=None):
+        kind, who = self.subject
+        if kind == "user" and who != user.name:
             return False
-        if kind == "group" and name not in user.groups:
+        if kind == "group" and who not in user.groups:
             return False
         if self.namespace is not None and self.namespace != namespace:
+            return False
+        if self.names is not None and name not in self.names:
             return False
         return ((self.group in ("*", group)) and (self.resource in ("*", resource))
                 and ("*" in self.verbs or verb in self.verbs))
@@ -173,21 +180,70 @@ class Auth:
         return User("exec-user")
 
     # --- authorization -----------------------------------------------------
-    def allowed(self, user, verb, group, resource, namespace):
-        return any(r.allows(user, verb, group, resource, namespace) for r in self.rules)
+    def allowed(self, user, verb, group, resource, namespace, name=None):
+        return any(r.allows(user, verb, group, resource, namespace, name) for r in self.rules)
 
     def check(self, user, verb, group, resource, subresource, namespace, name):
         """Raise the API server's 403 if ``user`` may not do this."""
         full = resource + ("/" + subresource if subresource else "")
-        if self.allowed(user, verb, group, full, namespace):
+        if self.allowed(user, verb, group, full, namespace, name or None):
             return
         where = ('in the namespace "%s"' % namespace) if namespace else "at the cluster scope"
         raise forbidden(resource, name, 'User "%s" cannot %s resource "%s" in API group "%s" %s'
                         % (user.name, verb, full, group, where), group)
 
-    def grant(self, subject, namespace, group, resources, verbs):
+    def grant(self, subject, namespace, group, resources, verbs, names=None):
         for resource in resources:
-            self.rules.append(Rule(subject, namespace, group, resource, verbs))
+            self.rules.append(Rule(subject, namespace, group, resource, verbs, names))
+
+    # --- impersonation -----------------------------------------------------
+    def impersonate(self, user, headers):
+        """The user a request acts as: ``user`` itself, or whom its
+        Impersonate-* headers name once ``user`` may impersonate each of
+        them (kube-apiserver's WithImpersonation).  Raises the real 403, or
+        500 for groups, extra or uid without a user.  Repeated headers
+        arrive joined with ", " (simhttp), so values are split there."""
+        def values(name):
+            v = headers.get(name)
+            return [x for x in v.split(", ")] if v else []
+        requested = []           # (kind, namespace, name, extra key)
+        name = headers.get("impersonate-user", "")
+        if name:
+            parts = name.split(":")
+            if len(parts) == 4 and parts[:2] == ["system", "serviceaccount"] and parts[2] and parts[3]:
+                requested.append(("ServiceAccount", parts[2], parts[3], None))
+            else:
+                requested.append(("User", None, name, None))
+        requested += [("Group", None, g, None) for g in values("impersonate-group")]
+        for header in sorted(headers):
+            if header.startswith("impersonate-extra-"):
+                key = urllib.parse.unquote(header[len("impersonate-extra-"):])
+                requested += [("UserExtra", None, v, key) for v in values(header)]
+        uid = headers.get("impersonate-uid", "")
+        if uid:
+            requested.append(("UID", None, uid, None))
+        if not requested:
+            return user
+        if not name:
+            raise ApiError(500, "Internal Server Error: requested %s without impersonating a user"
+                           % ", ".join("%s %s" % (k, n) for k, _, n, _ in requested), "InternalError", {})
+        username, groups, extra, groups_given = name, [], {}, bool(values("impersonate-group"))
+        for kind, ns, obj, key in requested:
+            if kind == "ServiceAccount":
+                self.check(user, "impersonate", "", "serviceaccounts", None, ns, obj)
+                if not groups_given:
+                    groups += ["system:serviceaccounts", "system:serviceaccounts:" + ns]
+            elif kind == "User":
+                self.check(user, "impersonate", "", "users", None, None, obj)
+            elif kind == "Group":
+                self.check(user, "impersonate", "", "groups", None, None, obj)
+                groups.append(obj)
+            elif kind == "UserExtra":
+                self.check(user, "impersonate", "authentication.k8s.io", "userextras", key, None, obj)
+                extra.setdefault(key, []).append(obj)
+            else:
+                self.check(user, "impersonate", "authentication.k8s.io", "uids", None, None, obj)
+        return User(username, groups, uid or None, extra)
 
 
 def _cert_user(cert):

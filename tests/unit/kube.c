@@ -2,10 +2,13 @@
  * wording, query encoding, the watch line splitter and event parser, and
  * the pod status outlooks on hand-made pods. */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kube/kube.h"
 #include "kube/podstatus.h"
+#include "kube/proxy.h"
 #include "kube/status.h"
 #include "kube/watch.h"
 #include "tap.h"
@@ -137,8 +140,70 @@ static void test_podstatus(void) {
         cJSON_Delete(last);
 }
 
+/* The proxy a request to host:port goes through, or "direct". */
+static const char *via(const char *proxy_url, const char *https_proxy, const char *no_proxy, const char *host,
+                       const char *port) {
+        static char out[KA_ERROR_MSG_MAX + 16];
+        struct ka_kube_proxy_env env = {.https_proxy = (char *)https_proxy, .no_proxy = (char *)no_proxy};
+        char *p = NULL;
+        struct ka_error err = {0};
+        if (ka_kube_proxy_for(proxy_url, &env, true, host, port, &p, &err) < 0)
+                snprintf(out, sizeof(out), "error: %s", err.msg);
+        else
+                snprintf(out, sizeof(out), "%s", p ? p : "direct");
+        free(p);
+        return out;
+}
+
+static void test_proxy(void) {
+        const char *px = "http://proxy:3128";
+        is_str(via(NULL, px, NULL, "api.example.com", "443"), px, "HTTPS_PROXY for an https server");
+        is_str(via(NULL, "proxy:3128", NULL, "api.example.com", "443"), px, "a proxy without a scheme is http://");
+        is_str(via(NULL, NULL, NULL, "api.example.com", "443"), "direct", "no proxy set: direct");
+        is_str(via(NULL, px, NULL, "127.0.0.1", "443"), "direct", "loopback IPv4: never proxied from the environment");
+        is_str(via(NULL, px, NULL, "127.9.9.9", "443"), "direct", "all of 127/8 is loopback");
+        is_str(via(NULL, px, NULL, "[::1]", "443"), "direct", "IPv6 loopback");
+        is_str(via(NULL, px, NULL, "[::ffff:127.0.0.1]", "443"), "direct", "IPv4-mapped loopback");
+        is_str(via(NULL, px, NULL, "LocalHost", "443"), "direct", "localhost");
+        is_str(via(NULL, px, NULL, "localhost.example.com", "443"), px, "a name that only starts with localhost");
+        is_str(via("http://other:1", px, "*", "127.0.0.1", "443"), "http://other:1",
+               "proxy-url wins over NO_PROXY and loopback");
+        is_str(via(NULL, px, "*", "api.example.com", "443"), "direct", "NO_PROXY=*");
+        is_str(via(NULL, px, "example.com", "api.example.com", "443"), "direct", "a domain covers its subdomains");
+        is_str(via(NULL, px, "example.com", "example.com", "443"), "direct", "and itself");
+        is_str(via(NULL, px, "example.com", "badexample.com", "443"), px, "but not a name that only ends like it");
+        is_str(via(NULL, px, ".example.com", "example.com", "443"), px, ".domain: subdomains only");
+        is_str(via(NULL, px, ".example.com", "a.example.com", "443"), "direct", ".domain: a subdomain");
+        is_str(via(NULL, px, "*.example.com", "example.com", "443"), px, "*.domain: subdomains only");
+        is_str(via(NULL, px, " other.org , EXAMPLE.com ", "Api.Example.Com", "443"), "direct",
+               "entries trimmed, case ignored");
+        is_str(via(NULL, px, "example.com:8443", "api.example.com", "443"), px, "an entry with a port: that port only");
+        is_str(via(NULL, px, "example.com:443", "api.example.com", "443"), "direct", "the right port");
+        is_str(via(NULL, px, "10.0.0.0/8", "10.1.2.3", "443"), "direct", "CIDR");
+        is_str(via(NULL, px, "10.0.0.0/8", "11.1.2.3", "443"), px, "CIDR: outside");
+        is_str(via(NULL, px, "10.0.0.0/33", "10.1.2.3", "443"), px, "a malformed CIDR matches nothing");
+        is_str(via(NULL, px, "fd00::/8", "[fd12::1]", "443"), "direct", "IPv6 CIDR");
+        is_str(via(NULL, px, "10.1.2.3", "10.1.2.3", "6443"), "direct", "an IP address");
+        is_str(via(NULL, px, "10.1.2.3:443", "10.1.2.3", "6443"), px, "an IP address with another port");
+        is_str(via(NULL, px, "[fd12::1]:6443", "[fd12::1]", "6443"), "direct", "a bracketed IPv6 address with a port");
+        is_str(via(NULL, px, "10.1.2.3", "api.example.com", "443"), px, "an IP entry does not match a name");
+        is_str(via(NULL, px, ",,", "api.example.com", "443"), px, "empty entries are skipped");
+        is_str(via("socks5://u:p@s:1080", NULL, NULL, "api", "443"), "socks5h://u:p@s:1080",
+               "socks5: the proxy resolves names (libcurl's socks5h), as Go's dialer");
+        is_str(via(NULL, "ftp://p:1", NULL, "api.example.com", "443"),
+               "error: proxy \"ftp://p:1\": unsupported scheme \"ftp\", must be http, https, or socks5",
+               "an unsupported scheme is an error");
+        char *shown = ka_kube_proxy_display("http://user:s3cret@proxy:3128/");
+        is_str(shown, "http://user:********@proxy:3128/", "display: the password masked");
+        free(shown);
+        shown = ka_kube_proxy_display("http://user@proxy:3128");
+        is_str(shown, "http://user@proxy:3128", "display: a user without a password is kept");
+        free(shown);
+}
+
 int main(void) {
         ka_mem_init();
+        test_proxy();
         test_status();
         test_query();
         test_lines();

@@ -81,6 +81,20 @@ static int open_(void *state, const void *conf_, void **ret_session, struct ka_e
         return 0;
 }
 
+static char **strv_dup(char *const *v) {
+        if (!v)
+                return NULL;
+        size_t n = 0;
+        while (v[n])
+                n++;
+        char **w = calloc(n + 1, sizeof(*w));
+        if (!w)
+                abort();
+        for (size_t i = 0; i < n; i++)
+                w[i] = cu_strdup(v[i]);
+        return w;
+}
+
 static int resolve(void *session, enum kubeagent_refresh_reason reason, struct kubeagent_endpoint *ret,
                    struct ka_error *err) {
         struct session *s = session;
@@ -97,6 +111,10 @@ static int resolve(void *session, enum kubeagent_refresh_reason reason, struct k
                 .username = cu_strdup(kc->username),
                 .password = cu_secret_dup(kc->password),
                 .description = cu_strdup(s->description),
+                .impersonate_user = cu_strdup(kc->as_user),
+                .impersonate_uid = cu_strdup(kc->as_uid),
+                .impersonate_groups = strv_dup(kc->as_groups),
+                .impersonate_extra = strv_dup(kc->as_extra),
         };
         if (s->has_token_file) {
                 int64_t exp;

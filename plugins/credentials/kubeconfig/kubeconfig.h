@@ -37,6 +37,9 @@ struct kc_resolved {
         char *username;
         char *password;       /* secret */
         struct kc_exec *exec; /* only when no token, basic auth or certificate is set */
+        /* impersonation: as, as-uid, as-groups, as-user-extra (pairs key, value) */
+        char *as_user, *as_uid;
+        char **as_groups, **as_extra; /* NULL-terminated, or NULL */
 };
 
 /* A set of parsed kubeconfig documents being merged. */

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "../common/credutil.h"
@@ -375,7 +376,40 @@ void kc_resolved_clear(struct kc_resolved *r) {
         free(r->username);
         cu_host->secret_free(r->password);
         exec_free(r->exec);
+        free(r->as_user);
+        free(r->as_uid);
+        strv_free(r->as_groups);
+        strv_free(r->as_extra);
         *r = (struct kc_resolved){0};
+}
+
+/* proxy-url: http, https or socks5 (client-go); its password is a secret. */
+static int check_proxy(const struct entry *c, const char *proxy, struct ka_error *err) {
+        const char *sep = strstr(proxy, "://");
+        const char *auth = sep ? sep + 3 : proxy;
+        const char *end = auth + strcspn(auth, "/?#");
+        const char *at = NULL, *colon = NULL;
+        for (const char *p = auth; p < end; p++)
+                if (*p == '@')
+                        at = p;
+        if (at)
+                colon = memchr(auth, ':', (size_t)(at - auth));
+        char *shown = colon ? cu_printf("%.*s********%s", (int)(colon + 1 - proxy), proxy, at) : cu_strdup(proxy);
+        if (colon && at > colon + 1) {
+                char *pass = cu_strndup(colon + 1, (size_t)(at - colon - 1));
+                cu_host->secret_register(pass);
+                cu_host->secret_free(pass);
+        }
+        size_t n = sep ? (size_t)(sep - proxy) : 0;
+        int rc = 0;
+        if (!((n == 4 && strncasecmp(proxy, "http", 4) == 0) || (n == 5 && strncasecmp(proxy, "https", 5) == 0) ||
+              (n == 6 && strncasecmp(proxy, "socks5", 6) == 0)))
+                rc = blame(err, c->doc, c->body, "proxy-url",
+                           "invalid 'proxy-url' \"%s\" for cluster \"%s\": unsupported scheme \"%.*s\", must be http, "
+                           "https, or socks5",
+                           shown, c->name, (int)n, proxy);
+        free(shown);
+        return rc;
 }
 
 static int resolve_cluster(const struct entry *c, struct kc_resolved *r, struct ka_error *err) {
@@ -399,7 +433,12 @@ static int resolve_cluster(const struct entry *c, struct kc_resolved *r, struct 
                 n--;
         r->server = cu_strndup(server, n);
         r->tls_server_name = cu_strdup(tls);
-        r->proxy_url = cu_strdup(proxy);
+        if (proxy) {
+                rc = check_proxy(c, proxy, err);
+                if (rc < 0)
+                        return rc;
+                r->proxy_url = cu_strdup(proxy);
+        }
         rc = pem_field(c, "certificate-authority", "CA", &r->ca_pem, err);
         if (rc < 0)
                 return rc;
@@ -408,6 +447,54 @@ static int resolve_cluster(const struct entry *c, struct kc_resolved *r, struct 
                              "cluster \"%s\": specifying a root certificates file with the insecure flag is not "
                              "allowed",
                              c->name);
+        return 0;
+}
+
+/* A list of strings, appended to *v; another shape is an error. */
+static int string_list(const struct entry *u, const cJSON *node, const char *what, char ***v, struct ka_error *err) {
+        if (!node || cJSON_IsNull(node))
+                return 0;
+        if (!cJSON_IsArray(node))
+                return blame(err, u->doc, node, NULL, "user \"%s\": %s must be a list of strings", u->name, what);
+        const cJSON *s;
+        cJSON_ArrayForEach(s, node) {
+                if (!cJSON_IsString(s))
+                        return blame(err, u->doc, s, NULL, "user \"%s\": %s must be a list of strings", u->name, what);
+                *v = strv_push(*v, cu_strdup(s->valuestring));
+        }
+        return 0;
+}
+
+/* as, as-uid, as-groups, as-user-extra (a map of lists). */
+static int impersonation(const struct entry *u, struct kc_resolved *r, struct ka_error *err) {
+        const char *as, *uid;
+        int rc = field_str(u, "as", &as, err);
+        if (rc == 0)
+                rc = field_str(u, "as-uid", &uid, err);
+        if (rc == 0)
+                rc = string_list(u, cJSON_GetObjectItemCaseSensitive(u->body, "as-groups"), "as-groups", &r->as_groups,
+                                 err);
+        if (rc < 0)
+                return rc;
+        r->as_user = cu_strdup(as);
+        r->as_uid = cu_strdup(uid);
+        const cJSON *extra = cJSON_GetObjectItemCaseSensitive(u->body, "as-user-extra"), *key;
+        if (!extra || cJSON_IsNull(extra))
+                return 0;
+        if (!cJSON_IsObject(extra))
+                return blame(err, u->doc, u->body, "as-user-extra",
+                             "user \"%s\": as-user-extra must be a mapping of lists of strings", u->name);
+        cJSON_ArrayForEach(key, extra) {
+                char **values = NULL;
+                rc = string_list(u, key, "each as-user-extra entry", &values, err);
+                for (size_t i = 0; values && values[i]; i++) {
+                        r->as_extra = strv_push(r->as_extra, cu_strdup(key->string));
+                        r->as_extra = strv_push(r->as_extra, values[i]);
+                }
+                free(values);
+                if (rc < 0)
+                        return rc;
+        }
         return 0;
 }
 
@@ -451,6 +538,9 @@ static int resolve_user(const struct entry *u, struct kc_resolved *r, struct ka_
                 if (cu_check_pair(r->cert_pem, r->key_pem, u->name, &inner) < 0)
                         return blame(err, u->doc, u->body, "client-key", "user %s", inner.msg);
         }
+        rc = impersonation(u, r, err);
+        if (rc < 0)
+                return rc;
         const cJSON *exec = cJSON_GetObjectItemCaseSensitive(u->body, "exec");
         const cJSON *provider = cJSON_GetObjectItemCaseSensitive(u->body, "auth-provider");
         bool has_exec = exec && !cJSON_IsNull(exec), has_provider = provider && !cJSON_IsNull(provider);

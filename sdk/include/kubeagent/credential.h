@@ -51,6 +51,14 @@ struct kubeagent_endpoint {
         /* What to show a human: "kubeconfig /home/u/.kube/config context ci",
          * "in-cluster service account".  Never a secret. */
         char *description;
+
+        /* Impersonation (kubeconfig's as, as-uid, as-groups, as-user-extra):
+         * Impersonate-User, -Uid, -Group and -Extra-<key> headers on every
+         * request.  NULL when not set. */
+        char *impersonate_user;
+        char *impersonate_uid;
+        char **impersonate_groups; /* NULL-terminated */
+        char **impersonate_extra;  /* NULL-terminated pairs: key, value, key, value, ... (a key once per value) */
 };
 
 /* What else a plugin can stand in for (bits of kubeagent_credential_ops.roles). */
