@@ -229,6 +229,8 @@ static void agent_derive(struct ka_prov *P, struct agent *a) {
         }
         if (s == AS_BUSY || s == AS_IDLE)
                 a->ever_busy = true;
+        if (s == AS_BUSY)
+                a->unawaited_at = 0;
         if (s >= AS_ONLINE)
                 a->offline_since = 0;
         else if (a->ever_online && !a->offline_since)
@@ -491,10 +493,11 @@ static bool node_awaited(const struct agent *a) {
 
 /* What the node's state means for its agent.  A single-use agent is done
  * after its build -- unless a resumed block waits for its node (another
- * item took the node first, as Jenkins may when it comes back online). */
+ * item took the node first, as Jenkins may when it comes back online), or
+ * has just left the queue to run there (unawaited_at: agent_timers()). */
 static void check_node(struct ka_prov *P, struct agent *a) {
         if (!a->ending && a->state == AS_IDLE && a->ever_busy && a->tmpl && a->tmpl->idle_minutes <= 0 &&
-            !node_awaited(a))
+            !a->unawaited_at && !node_awaited(a))
                 ka_sched_end(P, a, "its build finished (a single-use agent)", false, false);
 }
 
@@ -510,9 +513,14 @@ static void on_demand(struct ka_prov *P, struct frontend *fe, const cJSON *m) {
         if (cJSON_GetArraySize(items) == 0) {
                 demand_free(old);
                 free(key);
+                /* The block that waited for this node left the queue: it most
+                 * likely started there, and the report saying so can lag the
+                 * demand (the frontend reads the nodes before the queue).  A
+                 * single-use agent idle after another build is given a gcPeriod
+                 * to show busy before it is taken as done (agent_timers()). */
                 struct agent *a = node ? frontend_agent(P, fe, node) : NULL;
-                if (a)
-                        check_node(P, a); /* nothing waits for its node any more */
+                if (a && !a->ending && a->state == AS_IDLE)
+                        a->unawaited_at = ka_prov_now(P);
                 P->dirty = true;
                 return;
         }
@@ -1067,8 +1075,14 @@ static int64_t agent_timers(struct ka_prov *P, struct agent *a, int64_t t) {
                 return a->online_at + limit;
         }
         case AS_IDLE:
-                if (a->tmpl && a->tmpl->idle_minutes <= 0)
-                        return INT64_MAX; /* ended by check_node */
+                if (a->tmpl && a->tmpl->idle_minutes <= 0) {
+                        if (!a->unawaited_at)
+                                return INT64_MAX; /* ended by check_node */
+                        if (t < a->unawaited_at + P->o.gc_period_ms)
+                                return a->unawaited_at + P->o.gc_period_ms;
+                        ka_sched_end(P, a, "its build finished (a single-use agent)", false, false);
+                        return INT64_MAX;
+                }
                 return idle_timer(P, a, a->idle_since, a->tmpl ? a->tmpl->idle_minutes : 0, t);
         default:
                 return INT64_MAX;

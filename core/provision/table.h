@@ -88,6 +88,7 @@ struct agent {
         bool assigned; /* plan.c: covers an item this round */
         int64_t unwanted_since; /* plan.c: online, and no waiting item it serves, since (0: wanted) */
         int64_t offline_since;  /* it was online, and is not connected since (0: connected, or never was) */
+        int64_t unawaited_at;   /* the block that resumed on its node left the queue: busy soon (0: not so) */
         char *node_state, *build_result, *end_reason;
         struct ka_pod_summary pod;
         int64_t demand_at, planned_at, submitted_at, created_at, ready_at, online_at, idle_since, ended_at;

@@ -43,6 +43,18 @@ def all_finished(st, job, n):
     return r if len(r) == n and not any(b["building"] for b in r) else None
 
 
+def wait_all_finished(st, job, n):
+    """Every build of job finished; on a timeout, say which did not and what waits."""
+    try:
+        return S.wait_for("every build to finish", lambda: all_finished(st, job, n), WAIT)
+    except S.Timeout as e:
+        unfinished = [(b["number"], b.get("builtOn")) for b in runs(st, job) if b["building"]]
+        st.jenkins.poll_events()
+        events = [e for e in st.jenkins.events if e.get("node") in {node for _, node in unfinished}]
+        raise S.Timeout("%s\n  %d runs, building (number, node): %s\n  their nodes' events: %s\n  queue: %s\n  %s" % (
+            e, len(runs(st, job)), unfinished, events, S._short(st.jenkins.queue(), 1500), left(st))) from None
+
+
 def nothing_left(st):
     """No agent in kubeagentd's table, no agent node in Jenkins, no pod."""
     with st.watch.cond:
@@ -71,7 +83,7 @@ def jenkins_restart(t, st):
     st.jenkins.admin("POST", "/restart", {"downMs": 500, "loadingMs": 500})
     before = {(e["number"], e["node"]) for e in started_blocks(st, job)}
     S.wait_for("Jenkins to be up again", lambda: st.jenkins.admin("GET", "/healthz")["phase"] == "up", WAIT)
-    done = S.wait_for("every build to finish", lambda: all_finished(st, job, n), WAIT)
+    done = wait_all_finished(st, job, n)
     requeued = [e for e in st.jenkins.events if e["event"] == "block-requeued" and e["job"] == job]
     t.check("Jenkins restarts in the middle: builds were running and were queued again for their nodes",
             lambda: expect(requeued and {(e["number"], e["node"]) for e in requeued} <= before,
@@ -98,7 +110,7 @@ def kill9(t, st):
         pods_at_kill = len(st.watch.live_names())
     queue(st, job, more, 3)
     st.start_daemon(st.config)
-    done = S.wait_for("every build to finish", lambda: all_finished(st, job, n + more), WAIT)
+    done = wait_all_finished(st, job, n + more)
     t.check("kubeagentd killed (SIGKILL) in the middle with %d pods, more builds queued while it is down, "
             "started again: every build finishes SUCCESS" % pods_at_kill,
             lambda: expect(pods_at_kill and all(b["result"] == "SUCCESS" for b in done), "results: %s",

@@ -338,6 +338,58 @@ static void surplus(struct harness *h) {
         free(extra);
 }
 
+/* After a controller restart a block waits for its single-use agent's node
+ * by name; another build took the node first and finished.  When the
+ * block leaves the queue it most likely started there, and the report that
+ * the node is busy may come after: the agent is given a gcPeriod to show
+ * busy before it is taken as done. */
+static char *resumed_on(struct harness *h, int64_t item) {
+        char *name = planned(h, "once", &item, 1);
+        if (!name || !online(h, name)) {
+                free(name);
+                return NULL;
+        }
+        h_demand(h, "once", NULL, 0);
+        h_node_state(h, name, "busy", NULL); /* the block that will resume on it */
+        int64_t resumed = item + 1;
+        h_demand_node(h, name, &resumed, 1); /* the controller restarted: the block waits for the node */
+        h_node_state(h, name, "busy", NULL); /* another build took the node first */
+        h_node_state(h, name, "idle", "SUCCESS");
+        h_settle(h);
+        return name;
+}
+
+static void resumed(struct harness *h) {
+        char *name = resumed_on(h, 50);
+        ok(name && in(h, name, "idle", 0), "resumed: idle after another build, kept while the block waits");
+        if (name) {
+                h_demand_node(h, name, NULL, 0); /* the block left the queue: it started there */
+                tick(h, GC_PERIOD - 1);
+                ok(in(h, name, "idle", 0), "resumed: the block left the queue; a gcPeriod less 1 ms later, it stays");
+                h_node_state(h, name, "busy", NULL);
+                tick(h, 1);
+                ok(in(h, name, "busy", 0), "resumed: the node shows busy with the block: it stays");
+                tick(h, GC_PERIOD);
+                ok(in(h, name, "busy", 0), "resumed: however long the block runs");
+                h_node_state(h, name, "idle", "SUCCESS");
+                ok(in(h, name, "ending|ended|gone", 10000), "resumed: it ends when the block is done");
+                ok(h_until(h, 20000, clean, NULL), "resumed: nothing is left");
+        }
+        free(name);
+
+        name = resumed_on(h, 60);
+        ok(name && in(h, name, "idle", 0), "resumed, cancelled: kept while the block waits");
+        if (name) {
+                h_demand_node(h, name, NULL, 0); /* the block was cancelled: the node stays idle */
+                tick(h, GC_PERIOD - 1);
+                ok(in(h, name, "idle", 0), "resumed, cancelled: a gcPeriod less 1 ms later, it stays");
+                tick(h, 1);
+                ok(in(h, name, "ending|ended|gone", 0), "resumed, cancelled: a gcPeriod later, it ends");
+                ok(h_until(h, 20000, clean, NULL), "resumed, cancelled: nothing is left");
+        }
+        free(name);
+}
+
 /* An agent that was online and disconnects -- a network blip, a controller
  * restart -- is not ended for it: it has slaveConnectTimeout to come back,
  * counted from when it went, or from its controller's restart. */
@@ -543,6 +595,7 @@ int main(void) {
         not_ready(&h);
         not_connected(&h);
         surplus(&h);
+        resumed(&h);
         disconnected(&h);
         register_retry(&h);
         orphan_node(&h);

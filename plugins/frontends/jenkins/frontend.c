@@ -765,10 +765,12 @@ static int look_at_queue(struct jk_frontend *fe, struct ka_error *err) {
                 set_str(&prev->url, x->task_url);
                 prev->since = x->in_queue_since;
                 prev->seen = true;
-                /* a resumed block waits for a node we took offline (single use): let it back */
+                /* a resumed block waits for a node we took offline (single use): let it back
+                 * -- once the build another item ran there meanwhile is over (Jenkins gives a
+                 * node back online to whichever waiting item it may take first) */
                 struct agent *a = node ? agent_find(fe, node) : NULL;
                 const struct jk_computer *c = node ? computer_named(fe, node) : NULL;
-                if (a && c && c->temporarily_offline && !a->failure && !a->deleting &&
+                if (a && c && c->temporarily_offline && c->busy == 0 && !a->failure && !a->deleting &&
                     starts_with(c->offline_reason, "single-use agent")) {
                         struct ka_error e2;
                         if (jk_node_online(fe->client, node, &e2) == 0)
