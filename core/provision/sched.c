@@ -1076,8 +1076,13 @@ static int64_t agent_timers(struct ka_prov *P, struct agent *a, int64_t t) {
         }
         case AS_IDLE:
                 if (a->tmpl && a->tmpl->idle_minutes <= 0) {
-                        if (!a->unawaited_at)
-                                return INT64_MAX; /* ended by check_node */
+                        if (!a->unawaited_at) {
+                                /* done after its build -- also when the node's
+                                 * idle came before the pod's created (the
+                                 * frontend and the worker are not ordered) */
+                                check_node(P, a);
+                                return INT64_MAX;
+                        }
                         if (t < a->unawaited_at + P->o.gc_period_ms)
                                 return a->unawaited_at + P->o.gc_period_ms;
                         ka_sched_end(P, a, "its build finished (a single-use agent)", false, false);

@@ -184,6 +184,30 @@ static void no_label(struct harness *h) {
         free(name);
 }
 
+/* The frontend and the worker are not ordered: the node may report its
+ * build over before the core hears that the pod was created.  The
+ * single-use agent goes all the same, once its pod is known. */
+static void build_before_created(struct harness *h) {
+        size_t before = h_count(h, "agent.register");
+        int64_t id = 400;
+        h->auto_register = false;
+        h_demand(h, "linux&&small", &id, 1);
+        ok(h_until(h, 20000, h_registers_over, (void *)(uintptr_t)before), "an agent is planned");
+        char *name = ka_strdup(ka_json_str(h_msg(h, "agent.register", before), "name"));
+        h_node_add(h, name, "linux small");
+        h_node_state(h, name, "busy", NULL);
+        h_demand(h, "linux&&small", NULL, 0);
+        h_node_state(h, name, "idle", "SUCCESS");
+        cJSON *m = cJSON_CreateObject();
+        ka_json_set_str(m, "name", name);
+        ka_json_set_str(m, "secret", "0123456789abcdef-late");
+        h_send(h, "agent.registered", m);
+        h->auto_register = true;
+        ok(h_until(h, 20000, table_empty, NULL) && !h_node(h, name),
+           "its build over before its pod was created, the agent goes once the pod is");
+        free(name);
+}
+
 int main(void) {
         struct harness h;
         if (!h_begin(&h, clouds, NULL))
@@ -191,6 +215,7 @@ int main(void) {
         one_agent(&h);
         burst(&h);
         no_label(&h);
+        build_before_created(&h);
         ok(h.live == 0 && h_nodes(&h) == 0, "no pod and no node is left");
         h_stop(&h);
         return tap_done();
