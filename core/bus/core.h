@@ -37,9 +37,10 @@ enum ka_bus_core_event_kind {
         KA_BUS_CORE_PEER_UP = 1,  /* peer said hello (role; restarted: it replaces an instance the core knew) */
         KA_BUS_CORE_PEER_DOWN,    /* peer silent for leaseDuration, or replaced by a new instance */
         KA_BUS_CORE_JOB_EVENT,    /* worker reported on job: epoch, seq, final, data — once per (job, epoch, seq) */
-        KA_BUS_CORE_JOB_ADOPTED,  /* a worker holds job (epoch) that this core never submitted: submit or cancel it */
+        KA_BUS_CORE_JOB_ADOPTED,  /* a worker holds job (epoch) that this core never submitted: submit or cancel it
+                                   * within a lease */
         KA_BUS_CORE_JOB_EXPIRED,  /* peer's lease on job ran out; the job is offered again under a new epoch
-                                   * (an adopted job never submitted is dropped) */
+                                   * (an adopted job never submitted is dropped, its holder told) */
         KA_BUS_CORE_JOB_REJECTED, /* peer refused job (reason); it is offered to another worker */
         KA_BUS_CORE_MESSAGE,      /* an application message from a frontend: type, data */
 };

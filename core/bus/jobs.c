@@ -203,15 +203,18 @@ static int by_expiry(const void *a, const void *b) {
 }
 
 /* These leases are over: say so, and put the jobs back at the front of the
- * queue in the order they ran out (a job adopted and never submitted has no
- * work to offer again: it is dropped). */
-static void lose(struct ka_bus_jobs *t, struct job **v, size_t n) {
+ * queue in the order they ran out.  A job adopted and never submitted has
+ * no work to offer again: it is dropped -- and with revoke, its holder is
+ * told to drop it too (it would renew it for ever). */
+static void lose(struct ka_bus_jobs *t, struct job **v, size_t n, bool revoke) {
         if (n)
                 qsort(v, n, sizeof(*v), by_expiry);
         for (size_t i = 0; i < n; i++) {
                 struct job *j = v[i];
                 t->counts.expired++;
                 act(t, KA_BUS_ACT_EXPIRED, j->worker, j, j->epoch);
+                if (!j->work && revoke)
+                        act(t, KA_BUS_ACT_REVOKE, j->worker, j, j->epoch);
                 release(j);
                 if (!j->work) {
                         job_drop(t, j);
@@ -243,7 +246,7 @@ void ka_bus_jobs_worker_up(struct ka_bus_jobs *t, const char *name, const char *
                                 lost[n_lost++] = j;
                         }
                 }
-                lose(t, lost, n_lost);
+                lose(t, lost, n_lost, false);
                 free(lost);
         }
         free(w->instance);
@@ -315,7 +318,10 @@ static void lease(struct ka_bus_jobs *t, struct job *j) {
                 j->worker->leases++;
                 j->state = KA_BUS_JOB_LEASED;
         }
-        j->expires = now(t) + t->o.lease_ms;
+        /* an adopted job nobody submitted keeps the one lease adoption gave
+         * it: whoever holds it cannot keep it alive by renewing */
+        if (j->work)
+                j->expires = now(t) + t->o.lease_ms;
 }
 
 /* A worker holds a job nobody holds here — one the table does not know
@@ -498,11 +504,13 @@ void ka_bus_jobs_tick(struct ka_bus_jobs *t) {
                                 job_drop(t, gone[i]);
                                 continue;
                         }
-                        /* it let a lease lapse: offer it nothing until it is heard from again */
-                        gone[i]->worker->alive = false;
+                        /* it let a lease lapse: offer it nothing until it is heard
+                         * from again (an adopted lease nobody claimed is not its fault) */
+                        if (gone[i]->work)
+                                gone[i]->worker->alive = false;
                         gone[n_lost++] = gone[i];
                 }
-                lose(t, gone, n_lost);
+                lose(t, gone, n_lost, true);
                 free(gone);
         }
         if (at >= t->refusals_end) {

@@ -23,10 +23,12 @@
  * epoch no older than the last one offered.  The table adopts it — LEASED to
  * that worker at that epoch — and says so; a job it never knew has no work
  * yet: the scheduler submits it (which attaches the work to the lease) or
- * cancels it.  For a grace period after it is
- * created (the core uses renewInterval + resendInterval +
- * reconnectIntervalMax) the table dispatches nothing, so that workers can
- * reconnect and re-announce their leases before anything is sent twice. */
+ * cancels it.  Unclaimed, it lasts the one lease adoption gave it (its
+ * holder cannot keep it alive by renewing): then it is dropped and its
+ * holder sent a revoke.  For a grace period after it is created (the core
+ * uses renewInterval + resendInterval + reconnectIntervalMax) the table
+ * dispatches nothing, so that workers can reconnect and re-announce their
+ * leases before anything is sent twice. */
 #ifndef KA_BUS_JOBS_H
 #define KA_BUS_JOBS_H
 

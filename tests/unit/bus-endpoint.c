@@ -351,9 +351,14 @@ static void core_restart(const char *key_file, const char *what) {
         is_int(ka_bus_core_new(&c, &fake_clock, &w.core, &err), 0, "%s: a new core listens on the same addresses",
                what);
         clear_logs(&w);
+        int submitted = 1;
         for (int i = 0; i < 12; i++) {
                 advance(150); /* renewals and resends (backing off) bring the peers back */
                 settle(&w);
+                /* the scheduler claims an adopted lease as soon as it knows
+                 * it wants it (unclaimed, it lasts one lease) */
+                if (submitted > 0 && contains(&w.core_log, "adopted:w1:a;"))
+                        submitted = ka_bus_core_submit(w.core, "a", NULL, NULL, &err);
         }
         ok(contains(&w.agent_log[0], "connected::restarted;"), "%s: the worker meets the new core", what);
         ok(contains(&w.agent_log[1], "connected::restarted;"), "%s: so does the frontend", what);
@@ -366,7 +371,7 @@ static void core_restart(const char *key_file, const char *what) {
         ka_bus_core_job_get(w.core, "a", &s, &holder, &e);
         ok(s == KA_BUS_JOB_LEASED && e == ea && holder && !strcmp(holder, "w1"), "%s: a is leased to w1 at its epoch",
            what);
-        is_int(ka_bus_core_submit(w.core, "a", NULL, NULL, &err), 0, "%s: the scheduler submits a again", what);
+        is_int(submitted, 0, "%s: the scheduler submits a again", what);
         clear_logs(&w);
         advance(300);
         settle(&w);
