@@ -254,8 +254,15 @@ static void handle_hello(struct ka_bus_core *c, struct ka_bus_channel *chan, con
         for (const cJSON *s = serves ? serves->child : NULL; s; s = s->next)
                 p->serves = ka_strv_push(p->serves ? p->serves : ka_new0(char *, 1), s->valuestring);
         p->capacity = (size_t)ka_json_int(m.payload, "capacity", 0);
-        if (p->link.role == KA_BUS_ROLE_WORKER)
+        if (p->link.role == KA_BUS_ROLE_WORKER) {
                 ka_bus_jobs_worker_up(c->jobs, m.sender, instance, p->serves, p->capacity);
+                /* Offer it nothing before its first word on the session, the
+                 * renew that re-announces what it holds: a job it holds from
+                 * a core before this one, submitted again meanwhile, is then
+                 * adopted, not offered twice (a worker slower to come back
+                 * than the start-up grace). */
+                ka_bus_jobs_worker_down(c->jobs, m.sender);
+        }
         ka_bus_count_received(b, "hello");
 
         cJSON *w = cJSON_CreateObject();
@@ -378,8 +385,6 @@ static void handle_data(struct ka_bus_core *c, struct ka_bus_channel *chan, cons
         struct ka_bus_msg m = {0};
         if (ka_bus_link_open(b, &p->link, f, &m) < 0)
                 return;
-        if (p->link.role == KA_BUS_ROLE_WORKER)
-                ka_bus_jobs_worker_heard(c->jobs, p->link.peer);
         if (!p->up) {
                 /* back after a silence longer than a lease */
                 p->up = true;
@@ -388,6 +393,8 @@ static void handle_data(struct ka_bus_core *c, struct ka_bus_channel *chan, cons
                 if (p->link.role == KA_BUS_ROLE_WORKER)
                         ka_bus_jobs_worker_up(c->jobs, p->link.peer, p->link.peer_instance, p->serves, p->capacity);
         }
+        if (p->link.role == KA_BUS_ROLE_WORKER)
+                ka_bus_jobs_worker_heard(c->jobs, p->link.peer);
         if (m.seq) {
                 handle_reliable(c, p, &m);
         } else if (!strcmp(m.type, "ack")) {

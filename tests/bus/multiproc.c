@@ -347,8 +347,12 @@ static void restart_core(const struct net *n) {
         const char *what = n->what;
         struct proc *core = spawn("core", n, "core", "--jobs", "200", "--state", state, NULL);
         ok(wait_line(core, "ready") != NULL, "%s: the core is ready", what);
-        struct proc *w1 = spawn("worker w1", n, "worker", "--name", "w1", "--state", state, "--delay", "10", NULL);
-        struct proc *w2 = spawn("worker w2", n, "worker", "--name", "w2", "--state", state, "--delay", "10", NULL);
+        /* the workers stop at 40 pods, holding the other jobs, however fast
+         * they are next to this program: the kill comes mid-burst */
+        struct proc *w1 = spawn("worker w1", n, "worker", "--name", "w1", "--state", state, "--delay", "10",
+                                "--pause-at", "40", NULL);
+        struct proc *w2 = spawn("worker w2", n, "worker", "--name", "w2", "--state", state, "--delay", "10",
+                                "--pause-at", "40", NULL);
         for (int i = 0; i < 40; i++)
                 if (!wait_line(core, "done "))
                         break;
@@ -357,6 +361,9 @@ static void restart_core(const struct net *n) {
         struct effects before = read_effects(state);
         ok(before.pods < 200, "%s: the core was killed in the middle of the burst (%zu pods by then)", what,
            before.pods);
+        /* they go on while no core listens: their reports wait for the next */
+        command(w1, "release");
+        command(w2, "release");
         core = spawn("core again", n, "core", "--jobs", "200", "--state", state, NULL);
         ok(wait_line(core, "ready") != NULL, "%s: a new core starts on the same address", what);
         ok(wait_line(core, "all-done") != NULL, "%s: and finishes the burst", what);

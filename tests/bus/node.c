@@ -10,10 +10,11 @@
  *       "expired JOB W", "all-done" (every job has a pod and no lease is
  *       out, once workers had the time to re-announce their leases).
  *   busnode worker   --name W --state DIR [--hold | --hold-after-effect]
- *                    [--delay MS] [--clock-offset MS] [bus options]
+ *                    [--pause-at N] [--delay MS] [--clock-offset MS] [bus options]
  *       Does its jobs one after the other, --delay ms each: creates
  *       DIR/pods/JOB exclusively, holding W (EEXIST: adopts it); then reports {"result": "created"|"adopted"} as final.
- * --hold takes jobs but does nothing; --hold-after-effect creates the pod but never reports.  Prints "connected", "job
+ * --hold takes jobs but does nothing; --hold-after-effect creates the pod but never reports; --pause-at holds
+ * its jobs once DIR/pods has N pods (whoever created them).  Prints "connected", "job
  * JOB EPOCH", "holding N", "revoked JOB". busnode proxy    --listen ADDR --connect ADDR [--replay] [--tamper] Relays
  * frames both ways; --replay sends every data frame twice,
  *       --tamper also sends a copy of every third frame with one bit
@@ -25,6 +26,7 @@
  * Bus options: --workers ADDR --key FILE --lease MS --renew MS --resend MS.
  * Commands: "stats" prints "stats key=value ..."; "release" (worker) makes
  * a holding worker do its jobs; "quit" exits 0. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -51,7 +53,7 @@
 
 static struct {
         const char *role, *workers, *key, *lease, *renew, *resend, *name, *state, *listen, *connect;
-        int jobs, delay;
+        int jobs, delay, pause_at;
         bool hold, hold_after_effect, replay, tamper;
         int64_t clock_offset;
         size_t max_size;
@@ -141,6 +143,17 @@ static void config(struct ka_bus_config *c) {
 
 static char *pod_path(const char *job) {
         return ka_asprintf("%s/pods/%s", opt.state, job);
+}
+
+static size_t count_pods(void) {
+        _cleanup_free_ char *dir = ka_asprintf("%s/pods", opt.state);
+        DIR *d = opendir(dir);
+        size_t n = 0;
+        for (struct dirent *de; d && (de = readdir(d));)
+                n += de->d_name[0] != '.';
+        if (d)
+                closedir(d);
+        return n;
 }
 
 static bool pod_exists(const char *job) {
@@ -345,7 +358,8 @@ static int run_worker(void) {
                                 effect(t->job);
                                 t->effect_done = true;
                         }
-                        if ((opt.hold || opt.hold_after_effect) && !released) {
+                        bool paused = opt.pause_at && count_pods() >= (size_t)opt.pause_at;
+                        if ((opt.hold || opt.hold_after_effect || paused) && !released) {
                                 i++;
                                 continue;
                         }
@@ -489,6 +503,7 @@ int main(int argc, char **argv) {
                 O_HOLD,
                 O_HOLD_EFFECT,
                 O_DELAY,
+                O_PAUSE_AT,
                 O_OFFSET,
                 O_LISTEN,
                 O_CONNECT,
@@ -508,6 +523,7 @@ int main(int argc, char **argv) {
                 {"hold", no_argument, NULL, O_HOLD},
                 {"hold-after-effect", no_argument, NULL, O_HOLD_EFFECT},
                 {"delay", required_argument, NULL, O_DELAY},
+                {"pause-at", required_argument, NULL, O_PAUSE_AT},
                 {"clock-offset", required_argument, NULL, O_OFFSET},
                 {"listen", required_argument, NULL, O_LISTEN},
                 {"connect", required_argument, NULL, O_CONNECT},
@@ -562,6 +578,10 @@ int main(int argc, char **argv) {
                         break;
                 case O_DELAY:
                         if (ka_parse_int(optarg, &opt.delay) < 0)
+                                return 2;
+                        break;
+                case O_PAUSE_AT:
+                        if (ka_parse_int(optarg, &opt.pause_at) < 0)
                                 return 2;
                         break;
                 case O_OFFSET:
