@@ -50,7 +50,8 @@ def wait_all_finished(st, job, n):
     except S.Timeout as e:
         unfinished = [(b["number"], b.get("builtOn")) for b in runs(st, job) if b["building"]]
         st.jenkins.poll_events()
-        events = [e for e in st.jenkins.events if e.get("node") in {node for _, node in unfinished}]
+        nodes = {node for _, node in unfinished} | {n["name"] for n in st.jenkins.agent_nodes()}
+        events = [e for e in st.jenkins.events if e.get("node") in nodes]
         raise S.Timeout("%s\n  %d runs, building (number, node): %s\n  their nodes' events: %s\n  queue: %s\n  %s" % (
             e, len(runs(st, job)), unfinished, events, S._short(st.jenkins.queue(), 1500), left(st))) from None
 

@@ -401,6 +401,26 @@ static void test_foreign_and_adoption(struct fe *fe) {
         ok(node && cJSON_IsTrue(ka_json_path(node, "temporarilyOffline")),
            "its description says single use: taken offline when busy");
         cJSON_Delete(node);
+
+        /* kubeagent restarts again while the build runs; it ends meanwhile */
+        fe_free(&fe2);
+        bool ended = false;
+        for (int64_t end = ka_time_now_ms() + 10000; !ended && ka_time_now_ms() < end; usleep(20000)) {
+                node = jsim_node(&sim, "ka-linux-k8m9n");
+                ended = node && cJSON_IsTrue(ka_json_path(node, "idle"));
+                cJSON_Delete(node);
+        }
+        ok(ended, "the build on the adopted agent ends while no frontend looks");
+        if (!fe_new(&fe2, "kubeagent", "200ms")) {
+                ok(false, "a third frontend");
+                return;
+        }
+        jk_frontend_connected(fe2.f);
+        st = await(&fe2, "agent.state", "name", "ka-linux-k8m9n");
+        ok(st && strcmp(ka_json_path_str(st, "state"), "idle") == 0,
+           "a single-use node found offline as single-use and idle had its build: reported idle, not online (%s)",
+           st ? ka_json_path_str(st, "state") : "none");
+        cJSON_Delete(st);
         send_msg(&fe2, "{\"type\": \"agent.delete\", \"name\": \"ka-linux-k8m9n\"}");
         close(agent_fd[1]);
         fe_free(&fe2);

@@ -275,7 +275,9 @@ static void update(struct jk_frontend *fe, struct agent *a, const struct jk_comp
                 /* not connected, or taken offline by someone (or for a failure): it takes no build */
                 a->state = ST_OFFLINE;
                 set_str(&a->reason, x->offline_reason);
-        } else if (a->run) {
+        } else if (a->run || x->temporarily_offline) {
+                /* after a run; or taken offline as single use (ours_offline()) and so past its
+                 * build, which ended unseen (kubeagent was down, or restarted meanwhile) */
                 fetch_result(fe, a);
                 a->state = ST_IDLE;
         } else {
