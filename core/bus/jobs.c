@@ -44,6 +44,7 @@ struct ka_bus_jobs {
         struct worker **workers;
         size_t n_workers;
         int64_t start;
+        uint64_t start_wall;  /* epochs this table gives out are no older than this */
         int64_t scan_at;      /* no lease or tombstone ends before this */
         int64_t refusals_end; /* no refusal of a pending job ends before this */
         uint64_t picks;
@@ -77,6 +78,7 @@ struct ka_bus_jobs *ka_bus_jobs_new(const struct ka_bus_jobs_options *o, const s
                 t->o.max_offers = 64;
         t->clock = clock;
         t->start = now(t);
+        t->start_wall = (uint64_t)KA_MAX(ka_bus_wall(clock), 0);
         t->scan_at = INT64_MAX;
         t->refusals_end = INT64_MAX;
         return t;
@@ -346,8 +348,14 @@ static struct job *adopt(struct ka_bus_jobs *t, struct job *j, struct worker *w,
         return j;
 }
 
-static bool adoptable(const struct job *j, uint64_t epoch) {
-        return !j || (j->state == KA_BUS_JOB_PENDING && epoch >= j->epoch);
+/* A job this table does not know is adopted only at an epoch older than
+ * the table: one of its own epochs (max(previous + 1, Unix ms) at dispatch,
+ * never older than its start) means a job it finished or cancelled and
+ * forgot -- the late word of a holder it revoked, not a lease to take over. */
+static bool adoptable(const struct ka_bus_jobs *t, const struct job *j, uint64_t epoch) {
+        if (!j)
+                return epoch < t->start_wall;
+        return j->state == KA_BUS_JOB_PENDING && epoch >= j->epoch;
 }
 
 void ka_bus_jobs_accepted(struct ka_bus_jobs *t, const char *worker, const char *id, uint64_t epoch) {
@@ -381,7 +389,7 @@ void ka_bus_jobs_renewed(struct ka_bus_jobs *t, const char *worker, const char *
         struct worker *w = heard(t, worker);
         if (!w)
                 return;
-        if (adoptable(j, epoch)) {
+        if (adoptable(t, j, epoch)) {
                 adopt(t, j, w, id, epoch, acked);
                 return;
         }
@@ -389,7 +397,7 @@ void ka_bus_jobs_renewed(struct ka_bus_jobs *t, const char *worker, const char *
                 lease(t, j);
                 return;
         }
-        if (j->state == KA_BUS_JOB_DONE && j->worker == w && j->epoch == epoch)
+        if (j && j->state == KA_BUS_JOB_DONE && j->worker == w && j->epoch == epoch)
                 return; /* renewed before our ack of its final event arrived */
         act_revoke(t, worker, id, epoch);
 }
@@ -400,9 +408,9 @@ enum ka_bus_verdict ka_bus_jobs_event(struct ka_bus_jobs *t, const char *worker,
         struct worker *w = heard(t, worker);
         if (!w)
                 return KA_BUS_STALE;
-        if (adoptable(j, epoch))
+        if (adoptable(t, j, epoch))
                 j = adopt(t, j, w, id, epoch, seq - 1);
-        if (j->state == KA_BUS_JOB_DONE && j->worker == w && j->epoch == epoch) {
+        if (j && j->state == KA_BUS_JOB_DONE && j->worker == w && j->epoch == epoch) {
                 t->counts.duplicates++;
                 return KA_BUS_DUPLICATE;
         }

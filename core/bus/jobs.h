@@ -18,7 +18,9 @@
  * and it is forgotten some time later.
  *
  * A worker may report a job nobody holds here: one this table has never
- * seen (the core restarted), or one pending — submitted again by a
+ * seen, at an epoch older than the table (the core restarted: an epoch of
+ * its own means a job it finished or cancelled and forgot, and is
+ * revoked), or one pending — submitted again by a
  * restarted scheduler, or back in the queue after its lease lapsed — at an
  * epoch no older than the last one offered.  The table adopts it — LEASED to
  * that worker at that epoch — and says so; a job it never knew has no work

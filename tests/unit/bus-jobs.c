@@ -255,6 +255,33 @@ static void test_adoption(void) {
         ka_bus_jobs_free(t);
 }
 
+/* What a worker says late about a job this table gave out and forgot. */
+static void test_forgotten(void) {
+        struct ka_bus_jobs *t = table(0);
+        ka_bus_jobs_worker_up(t, "w1", "1", NULL, 0);
+        ka_bus_jobs_submit(t, "x", NULL, NULL);
+        is_actions(t, true, "dispatch x@w1", "x goes to w1");
+        uint64_t e = epoch_of(t, "x");
+        ka_bus_jobs_accepted(t, "w1", "x", e);
+        is_int(ka_bus_jobs_event(t, "w1", "x", e, 1, true), KA_BUS_HANDLE, "x is done");
+        advance(5 * LEASE);
+        ka_bus_jobs_renewed(t, "w1", "keepalive", 1, 0); /* an epoch before the table: adopted */
+        is_actions(t, true, "adopted keepalive@w1", "four leases later x is forgotten");
+        is_str(state_of(t, "x"), "gone", "x is gone");
+        is_int(ka_bus_jobs_event(t, "w1", "x", e, 1, true), KA_BUS_STALE,
+               "its final report resent that late is stale, not handled again");
+        is_str(state_of(t, "x"), "gone", "and does not bring it back");
+        ka_bus_jobs_submit(t, "y", NULL, NULL);
+        is_actions(t, true, "dispatch y@w1", "y goes to w1");
+        uint64_t ey = epoch_of(t, "y");
+        is_int(ka_bus_jobs_cancel(t, "y"), 0, "y is cancelled");
+        is_actions(t, false, "revoke y@w1", "its holder is told");
+        ka_bus_jobs_renewed(t, "w1", "y", ey, 0);
+        is_actions(t, false, "revoke y@w1", "a renew of y already on its way is answered with a revoke, not adopted");
+        is_str(state_of(t, "y"), "gone", "y stays gone");
+        ka_bus_jobs_free(t);
+}
+
 int main(void) {
         ka_mem_init();
         test_lifecycle();
@@ -263,5 +290,6 @@ int main(void) {
         test_selection();
         test_reject();
         test_adoption();
+        test_forgotten();
         return tap_done();
 }
