@@ -14,7 +14,7 @@
  *       Does its jobs one after the other, --delay ms each: creates
  *       DIR/pods/JOB exclusively, holding W (EEXIST: adopts it); then reports {"result": "created"|"adopted"} as final.
  * --hold takes jobs but does nothing; --hold-after-effect creates the pod but never reports; --pause-at holds
- * its jobs once DIR/pods has N pods (whoever created them).  Prints "connected", "job
+ * its jobs once DIR/pods has N pods (whoever created them), saying "paused".  Prints "connected", "job
  * JOB EPOCH", "holding N", "revoked JOB". busnode proxy    --listen ADDR --connect ADDR [--replay] [--tamper] Relays
  * frames both ways; --replay sends every data frame twice,
  *       --tamper also sends a copy of every third frame with one bit
@@ -316,7 +316,7 @@ static int run_worker(void) {
         struct task *tasks = NULL;
         size_t n_tasks = 0;
         int64_t last_due = 0;
-        bool released = false;
+        bool released = false, said_paused = false;
         struct pollfd p[2] = {{.fd = STDIN_FILENO, .events = POLLIN}, {.fd = ka_bus_agent_fd(a), .events = POLLIN}};
         for (;;) {
                 struct ka_bus_agent_event ev;
@@ -358,7 +358,11 @@ static int run_worker(void) {
                                 effect(t->job);
                                 t->effect_done = true;
                         }
-                        bool paused = opt.pause_at && count_pods() >= (size_t)opt.pause_at;
+                        bool paused = opt.pause_at && !released && count_pods() >= (size_t)opt.pause_at;
+                        if (paused && !said_paused) {
+                                say("paused");
+                                said_paused = true;
+                        }
                         if ((opt.hold || opt.hold_after_effect || paused) && !released) {
                                 i++;
                                 continue;
