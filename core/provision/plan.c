@@ -17,8 +17,10 @@
 #include "util/mem.h"
 #include "util/str.h"
 
+/* An agent holds its slot in the caps until its pod is deleted (or kept):
+ * the plugin frees it when the node goes, after the pod's deletion (§5.4). */
 bool ka_plan_live(const struct agent *a) {
-        return !a->ending;
+        return !a->ending || !a->pod_done;
 }
 
 /* Not busy, not done: it can take the next build of its label. */

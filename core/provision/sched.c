@@ -941,8 +941,18 @@ static void on_bus_event(struct ka_prov *P, const struct ka_bus_core_event *ev) 
                 break;
         case KA_BUS_CORE_JOB_REJECTED:
                 ka_log_warn("provision", "%s refused %s: %s", ev->peer, ev->job, ev->reason);
-                if (ka_streq(ev->reason, "invalid work"))
+                if (ka_streq(ev->reason, "invalid work")) {
                         ka_bus_core_cancel_job(P->bus, ev->job);
+                        /* an end no worker will do: the pod is left to garbage collection,
+                         * and the agent's slot is not held for it */
+                        struct agent *a = ka_startswith(ev->job, "end/") ? ka_hashmap_get(&P->agents, ev->job + 4)
+                                                                          : NULL;
+                        if (a && a->ending && !a->pod_done) {
+                                a->pod_done = true;
+                                agent_derive(P, a);
+                                agent_maybe_forget(P, a);
+                        }
+                }
                 break;
         case KA_BUS_CORE_MESSAGE:
                 on_message(P, ev);

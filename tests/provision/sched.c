@@ -32,7 +32,12 @@ static const char clouds[] =
         "            label: linux big\n"
         "            slaveConnectTimeout: 60\n"
         "            containers:\n"
-        "              - {name: jnlp, image: busybox, command: sleep, args: infinity, workingDir: /work}\n";
+        "              - {name: jnlp, image: busybox, command: sleep, args: infinity, workingDir: /work}\n"
+        "          - name: one\n"
+        "            label: one\n"
+        "            instanceCap: 1\n"
+        "            containers:\n"
+        "              - {name: jnlp, image: busybox, command: sleep, args: infinity}\n";
 
 static bool have_msg(struct harness *h, void *ud) {
         return h_count(h, ud) > 0;
@@ -208,6 +213,56 @@ static void build_before_created(struct harness *h) {
         free(name);
 }
 
+/* An ended agent holds its slot until its pod is deleted, as the plugin
+ * frees it when the node goes, after the pod's deletion: with instanceCap 1
+ * and the pod's DELETE slow, the next item's agent waits for it. */
+struct slot {
+        const char *first;
+        size_t registers;
+        bool early; /* a second agent was planned while the first's pod stood */
+};
+
+static bool slot_step(struct harness *h, void *ud) {
+        struct slot *w = ud;
+        const cJSON *pod = h_pod(h, w->first);
+        bool standing = pod && !ka_json_path(pod, "metadata.deletionTimestamp");
+        bool planned = h_count(h, "agent.register") > w->registers;
+        if (planned && standing)
+                w->early = true;
+        return planned;
+}
+
+static void slot_until_deleted(struct harness *h) {
+        size_t before = h_count(h, "agent.register");
+        int64_t id = 500;
+        h_demand(h, "one", &id, 1);
+        ok(h_until(h, 20000, h_registers_over, (void *)(uintptr_t)before), "slot: an agent of the capped template");
+        char *first = ka_strdup(ka_json_str(h_msg(h, "agent.register", before), "name"));
+        ok(h_until(h, 20000, pod_ready_and_online, first), "slot: it is online");
+        is_int(sim_admin(&h->sim, "POST", "/faults",
+                         "{\"match\": {\"verb\": \"DELETE\", \"pathPrefix\": \"/api/v1/namespaces/ci/pods/\"},"
+                         " \"latencyMs\": 1500, \"count\": 1}",
+                         NULL),
+               201, "slot: the API server will be slow to delete a pod");
+        h_demand(h, "one", NULL, 0);
+        h_node_state(h, first, "busy", NULL);
+        h_node_state(h, first, "idle", "SUCCESS");
+        struct slot w = {first, h_count(h, "agent.register"), false};
+        id = 501;
+        h_demand(h, "one", &id, 1); /* the next build, while the first agent ends */
+        ok(h_until(h, 20000, slot_step, &w), "slot: the next item gets an agent");
+        ok(!w.early, "slot: not before the first agent's pod is deleted (instanceCap 1)");
+        char *second = ka_strdup(ka_json_str(h_msg(h, "agent.register", w.registers), "name"));
+        ok(h_until(h, 20000, pod_ready_and_online, second), "slot: the second agent is online");
+        h_demand(h, "one", NULL, 0);
+        h_node_state(h, second, "busy", NULL);
+        h_node_state(h, second, "idle", "SUCCESS");
+        ok(h_until(h, 20000, table_empty, NULL), "slot: both are gone");
+        sim_admin(&h->sim, "DELETE", "/faults", NULL, NULL);
+        free(first);
+        free(second);
+}
+
 int main(void) {
         struct harness h;
         if (!h_begin(&h, clouds, NULL))
@@ -216,6 +271,7 @@ int main(void) {
         burst(&h);
         no_label(&h);
         build_before_created(&h);
+        slot_until_deleted(&h);
         ok(h.live == 0 && h_nodes(&h) == 0, "no pod and no node is left");
         h_stop(&h);
         return tap_done();
