@@ -19,6 +19,7 @@
 #include "util/mem.h"
 #include "util/secret.h"
 #include "util/str.h"
+#include "util/timeutil.h"
 
 #define LOOP_MAX_WAIT_MS 1000
 #define REGISTER_RETRY_MS 2000
@@ -1261,6 +1262,9 @@ int ka_prov_new(const struct ka_prov_options *o, struct ka_prov **ret, struct ka
                 P->o.gc_period_ms = DEFAULT_GC_PERIOD_MS;
         if (!P->o.clock)
                 P->o.clock = ka_bus_clock_real();
+        /* job ids (list/N) a core before this one may still have out with its workers
+         * must not be taken for this core's: start from the time, not from 1 */
+        P->seq = (uint64_t)ka_time_wall_ms_real();
         pthread_mutex_init(&P->lock, NULL);
         pthread_condattr_t ca;
         pthread_condattr_init(&ca);
